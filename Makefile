@@ -1,0 +1,70 @@
+# Every target here is what a person runs and what CI runs (.ci/run, .circleci/config.yml).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+SF ?= 0.01
+DS ?= 1995-03-15
+BRANCH ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo main)
+
+export PYSPARK_JOBS_HOME := $(CURDIR)
+export PYSPARK_JOBS_VAR ?= $(CURDIR)/var
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help setup deps fetch services services-down services-status data demo test check lint package publish bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+setup: deps fetch services ## virtualenv, dependencies, jars and Trino, services started (idempotent)
+
+deps: $(VENV)/.installed ## the virtualenv with the pinned development dependencies
+
+$(VENV)/.installed: requirements/dev.lock setup.cfg
+	dev/bootstrap.sh $(PYTHON) $(VENV)
+	@touch $@
+
+fetch: deps ## MySQL Connector/J and the Trino server into var/cache
+	dev/fetch.sh
+
+services: deps fetch ## start MariaDB, Trino and moto on loopback
+	dev/services.sh up
+
+services-down: ## stop the local services
+	dev/services.sh down
+
+services-status: ## health of each local service
+	dev/services.sh status
+
+data: setup ## TPC-H at scale factor SF into the warehouse and MariaDB
+	$(BIN)/python dev/load_tpch.py --sf $(SF)
+
+demo: data ## run the demonstration job end to end and show its outputs
+	$(BIN)/python dev/demo.py --ds $(DS)
+
+check: deps ## static check of every job's columns and types, no data read
+	$(BIN)/pyspark-jobs check
+
+test: data ## lint, static check, then the pytest suite against the real services
+	$(MAKE) lint
+	$(MAKE) check
+	$(BIN)/pytest
+
+lint: deps ## ruff
+	$(BIN)/ruff check common pyspark_jobs dags packaging tests dev
+
+# BRANCH given on the command line or in the environment wins; otherwise the scripts ask
+# git themselves (`git symbolic-ref`, which also works before the first commit) or CI.
+PACKAGE_BRANCH_ARG = $(if $(filter-out default file undefined,$(origin BRANCH)),--branch "$(BRANCH)")
+
+package: deps ## build dist/<branch-slug>/ for BRANCH (default: the current branch); FORCE=1 rebuilds
+	$(BIN)/python packaging/build.py $(PACKAGE_BRANCH_ARG) $(if $(filter 1,$(FORCE)),--force)
+
+publish: package ## upload dist/<branch-slug>/ to the artifact store; PROD=1 also marks it production's
+	$(BIN)/python packaging/publish.py $(PACKAGE_BRANCH_ARG) $(if $(filter 1,$(PROD)),--prod)
+
+clean: services-down ## remove var/ and dist/
+	rm -rf var dist

@@ -1,0 +1,142 @@
+"""`pyspark-jobs`: list, describe, run and check jobs; `pyspark_jobs/main.py` runs the same CLI
+under spark-submit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Sequence
+
+from common.errors import ParamError, PysparkJobsError
+
+__all__ = ["main", "build_parser"]
+
+log = logging.getLogger("pyspark_jobs.cli")
+
+
+def _param(raw: str) -> tuple[str, str]:
+    key, sep, value = raw.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--param takes key=value, got {raw!r}")
+    return key, value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pyspark-jobs",
+        description="PySpark batch jobs with contracts, a static check and per-environment I/O.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("list", help="jobs with their inputs and outputs")
+    describe = sub.add_parser("describe", help="one job's inputs, outputs, params and steps")
+    describe.add_argument("job")
+
+    run = sub.add_parser("run", help="run a job for one ds")
+    run.add_argument("job")
+    run.add_argument("--ds", required=True, help="run date, YYYY-MM-DD")
+    run.add_argument("--env", default="local", choices=("local", "qa", "prod"))
+    run.add_argument("--branch", help="git branch; required with --env qa")
+    run.add_argument("--param", action="append", type=_param, default=[], metavar="KEY=VALUE")
+    run.add_argument("--source", default="lake", choices=("lake", "trino"), help="where warehouse inputs come from")
+    run.add_argument("--sample", type=int, metavar="ROWS", help="with --source trino: a key-consistent sample")
+    run.add_argument("--sample-pct", type=float, metavar="P", help="with --source trino: sample P percent")
+    run.add_argument("--refresh", action="store_true", help="with --source trino: ignore the local cache")
+    run.add_argument("--no-input-counts", action="store_true", help="skip counting input rows in the summary")
+
+    check = sub.add_parser("check", help="static check: columns and types of every job, no data read")
+    check.add_argument("jobs", nargs="*", metavar="JOB")
+
+    parity = sub.add_parser("parity", help="diff a SqlJob's output with the DataFrame job that replaces it")
+    parity.add_argument("left", help="the legacy SqlJob")
+    parity.add_argument("right", help="the DataFrame job")
+    parity.add_argument("--ds", required=True)
+    parity.add_argument("--env", default="local", choices=("local", "qa", "prod"))
+    parity.add_argument("--branch")
+    parity.add_argument("--tolerance", type=float, default=0.01)
+    return parser
+
+
+def _cmd_list() -> int:
+    from common.registry import discover
+
+    for name, job in discover().items():
+        meta = job.describe()
+        print(f"{name}\n  in:  {', '.join(meta['inputs'].values())}\n  out: {', '.join(meta['outputs'].values())}")
+    return 0
+
+
+def _cmd_describe(name: str) -> int:
+    from common.registry import get_job
+
+    print(json.dumps(get_job(name).describe(), indent=2))
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from common.runner import RunConfig, run_job
+
+    options = {}
+    if args.source != "trino" and (args.sample or args.sample_pct or args.refresh):
+        raise ParamError("--sample, --sample-pct and --refresh apply to --source trino only")
+    if args.sample is not None:
+        options["sample_rows"] = args.sample
+    if args.sample_pct is not None:
+        options["sample_pct"] = args.sample_pct
+    if args.refresh:
+        options["refresh"] = True
+    params = dict(args.param)
+    config = RunConfig(
+        job=args.job,
+        ds=args.ds,
+        env=args.env,
+        branch=args.branch,
+        params=params,
+        source=args.source,
+        source_options=options,
+        count_inputs=not args.no_input_counts,
+    )
+    summary = run_job(config)
+    print(summary.render())
+    return 0
+
+
+def _cmd_check(jobs: list[str]) -> int:
+    from common.check import check_jobs
+
+    return 0 if check_jobs(jobs or None) else 1
+
+
+def _cmd_parity(args: argparse.Namespace) -> int:
+    from common.parity import parity_report
+
+    report = parity_report(args.left, args.right, ds=args.ds, env=args.env, branch=args.branch, tolerance=args.tolerance)
+    print(report.render())
+    return 0 if report.equal else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("py4j", "trino", "urllib3", "botocore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        if args.command == "list":
+            return _cmd_list()
+        if args.command == "describe":
+            return _cmd_describe(args.job)
+        if args.command == "run":
+            return _cmd_run(args)
+        if args.command == "check":
+            return _cmd_check(args.jobs)
+        return _cmd_parity(args)
+    except PysparkJobsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,97 @@
+"""Table contracts: columns, Spark types, nullability, partition columns, primary key.
+
+Types are Spark DDL strings ("bigint", "decimal(15,2)", "date") so contracts import without
+pyspark; `Contract.schema()` turns them into a StructType when a session exists.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql.types import StructType
+
+__all__ = ["Column", "Contract", "Table", "WAREHOUSE", "MYSQL"]
+
+WAREHOUSE = "warehouse"
+MYSQL = "mysql"
+_STORES = (WAREHOUSE, MYSQL)
+_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    nullable: bool = True
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Contract:
+    columns: tuple[Column, ...]
+    partition_by: tuple[str, ...] = ()
+    primary_key: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.columns]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"contract lists column(s) twice: {', '.join(dupes)}")
+        for key in (*self.partition_by, *self.primary_key):
+            if key not in names:
+                raise ValueError(f"contract key column {key!r} is not one of its columns")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def data_columns(self) -> tuple[Column, ...]:
+        """Columns a transform produces: everything but the partition columns the writer adds."""
+        return tuple(c for c in self.columns if c.name not in self.partition_by)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def ddl(self) -> str:
+        return ", ".join(f"`{c.name}` {c.type}" + ("" if c.nullable else " NOT NULL") for c in self.columns)
+
+    def schema(self, *, data_only: bool = False) -> StructType:
+        from pyspark.sql import types as T
+
+        cols = self.data_columns if data_only else self.columns
+        return T.StructType(
+            [T.StructField(c.name, T._parse_datatype_string(c.type), c.nullable) for c in cols]
+        )
+
+
+@dataclass(frozen=True)
+class Table:
+    """A logical table `database.table`, the store it lives in, and its contract."""
+
+    name: str
+    contract: Contract
+    store: str = WAREHOUSE
+    description: str = ""
+    # MySQL only: the integral column JDBC reads are split on (defaults to the primary key).
+    split_column: str | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ValueError(f"table name {self.name!r} must be 'database.table' in lower snake case")
+        if self.store not in _STORES:
+            raise ValueError(f"table {self.name}: store must be one of {_STORES}, not {self.store!r}")
+
+    @property
+    def database(self) -> str:
+        return self.name.split(".")[0]
+
+    @property
+    def table(self) -> str:
+        return self.name.split(".")[1]

@@ -1,0 +1,53 @@
+"""Named exceptions. Each message names the problem and the fix, on one line where it can."""
+
+from __future__ import annotations
+
+__all__ = [
+    "PysparkJobsError",
+    "ConfigError",
+    "UnknownJobError",
+    "ParamError",
+    "ContractViolation",
+    "SourceError",
+    "QaIsolationError",
+    "CheckError",
+]
+
+
+class PysparkJobsError(Exception):
+    """Base of every error the framework raises on purpose; the CLI prints these as one line."""
+
+
+class ConfigError(PysparkJobsError):
+    """Settings, credentials or environment are missing or inconsistent."""
+
+
+class UnknownJobError(PysparkJobsError):
+    """No registered job has the requested name."""
+
+
+class ParamError(PysparkJobsError):
+    """A run parameter (ds or a job param) is unknown or malformed."""
+
+
+class ContractViolation(PysparkJobsError):
+    """A DataFrame does not match its table contract; lists every violation."""
+
+    def __init__(self, table: str, violations: list[str]) -> None:
+        self.table = table
+        self.violations = list(violations)
+        super().__init__(
+            f"{table}: {len(self.violations)} contract violation(s): " + "; ".join(self.violations)
+        )
+
+
+class SourceError(PysparkJobsError):
+    """An input could not be read: table missing, database unreachable, schema drifted."""
+
+
+class QaIsolationError(PysparkJobsError):
+    """A qa run tried to write outside its branch namespace."""
+
+
+class CheckError(PysparkJobsError):
+    """The static check found errors (the report lists them)."""

@@ -1,0 +1,3 @@
+"""Readers and writers, resolved per environment and source."""
+
+__all__: list[str] = []

@@ -1,0 +1,179 @@
+"""Jobs: declared inputs, outputs and params (plain metadata), and a graph of pure steps.
+
+Importing a job module never imports pyspark: a job's `steps()` imports its transforms when
+the job runs, so Airflow and the CLI can read names, tables and params cheaply.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
+
+from common.contracts import Table
+from common.errors import ParamError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+__all__ = ["Param", "Step", "step", "Job", "RunParams", "parse_ds", "REQUIRED"]
+
+REQUIRED: Any = object()
+_DS = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_JOB_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+_PARSERS: dict[type, Callable[[str], Any]] = {
+    str: str,
+    int: int,
+    float: float,
+    date: date.fromisoformat,
+    bool: lambda raw: {"true": True, "false": False}[raw.lower()],
+}
+
+
+def parse_ds(raw: str) -> date:
+    """The run date, strictly YYYY-MM-DD."""
+    if not isinstance(raw, str) or not _DS.match(raw):
+        raise ParamError(f"ds {raw!r} is not a date: use --ds YYYY-MM-DD, e.g. --ds 1995-03-15")
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ParamError(f"ds {raw!r} is not a calendar date: use --ds YYYY-MM-DD") from None
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: type = str
+    default: Any = REQUIRED
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.type not in _PARSERS:
+            raise TypeError(f"param {self.name}: type must be one of {sorted(t.__name__ for t in _PARSERS)}")
+
+    def parse(self, raw: str) -> Any:
+        try:
+            return _PARSERS[self.type](raw)
+        except (ValueError, KeyError):
+            raise ParamError(f"param {self.name}={raw!r} is not a valid {self.type.__name__}") from None
+
+
+@dataclass(frozen=True)
+class RunParams:
+    """The run date and the job's params, frozen; read as attributes (`p.ds`, `p.top_n`)."""
+
+    ds: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        values = object.__getattribute__(self, "values")
+        if name in values:
+            return values[name]
+        raise AttributeError(f"no param {name!r}; declared: {', '.join(sorted(values)) or 'none'}")
+
+    @property
+    def ds_date(self) -> date:
+        return date.fromisoformat(self.ds)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ds": self.ds, **self.values}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One pure transform applied to named inputs or earlier steps, with keyword params."""
+
+    fn: Callable[..., DataFrame]
+    inputs: tuple[str, ...]
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    cache: bool = False
+
+    @property
+    def where(self) -> str:
+        """`module.function (file:line)`, for error messages."""
+        fn = inspect.unwrap(self.fn)
+        name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+        try:
+            line = inspect.getsourcelines(fn)[1]
+            return f"{name} ({inspect.getsourcefile(fn)}:{line})"
+        except (OSError, TypeError):
+            return name
+
+    def apply(self, frames: Mapping[str, DataFrame]) -> DataFrame:
+        return self.fn(*(frames[name] for name in self.inputs), **self.kwargs)
+
+
+def step(fn: Callable[..., DataFrame], *inputs: str, cache: bool = False, **kwargs: Any) -> Step:
+    """`step(revenue_by_nation, "enriched", top_n=10)`; `cache=True` marks a shared intermediate."""
+    return Step(fn=fn, inputs=tuple(inputs), kwargs=MappingProxyType(dict(kwargs)), cache=cache)
+
+
+class Job:
+    """Base of every job. Subclasses declare metadata and return their step graph.
+
+    `steps()` maps a step name to a Step; every output name must be a step. Steps take input
+    names (keys of `inputs`) or earlier step names.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    inputs: ClassVar[Mapping[str, Table]] = MappingProxyType({})
+    outputs: ClassVar[Mapping[str, Table]] = MappingProxyType({})
+    params: ClassVar[tuple[Param, ...]] = ()
+    registry: ClassVar[dict[str, type[Job]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.name:  # an abstract base such as SqlJob
+            return
+        if not _JOB_NAME.match(cls.name):
+            raise ValueError(f"job name {cls.name!r} must be dotted lower snake case, e.g. 'tpch.q01'")
+        if not cls.outputs:
+            raise ValueError(f"job {cls.name} declares no outputs")
+        clash = set(cls.inputs) & set(cls.outputs)
+        if clash:
+            raise ValueError(f"job {cls.name}: {sorted(clash)} named both as input and output")
+        if "ds" in {p.name for p in cls.params}:
+            raise ValueError(f"job {cls.name}: 'ds' is the run date, not a param")
+        known = Job.registry.get(cls.name)
+        if known is not None and known.__qualname__ != cls.__qualname__:
+            raise ValueError(f"job name {cls.name} is used by {known.__module__} and {cls.__module__}")
+        Job.registry[cls.name] = cls
+
+    def steps(self, p: RunParams) -> Mapping[str, Step]:
+        raise NotImplementedError(f"{type(self).__name__} must define steps()")
+
+    @classmethod
+    def parse_params(cls, ds: str, raw: Mapping[str, str]) -> RunParams:
+        parse_ds(ds)
+        declared = {p.name: p for p in cls.params}
+        unknown = sorted(set(raw) - set(declared))
+        if unknown:
+            hint = ", ".join(sorted(declared)) or "none"
+            raise ParamError(f"job {cls.name} has no param {unknown[0]!r}; its params: {hint}")
+        values: dict[str, Any] = {}
+        for name, param in declared.items():
+            if name in raw:
+                values[name] = param.parse(raw[name])
+            elif param.default is REQUIRED:
+                raise ParamError(f"job {cls.name} needs --param {name}=<{param.type.__name__}>")
+            else:
+                values[name] = param.default
+        return RunParams(ds=ds, values=MappingProxyType(values))
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        """Plain metadata, for the CLI, Airflow and docs."""
+        return {
+            "name": cls.name,
+            "description": cls.description or (cls.__doc__ or "").strip().split("\n")[0],
+            "inputs": {alias: t.name for alias, t in cls.inputs.items()},
+            "outputs": {alias: t.name for alias, t in cls.outputs.items()},
+            "params": {
+                p.name: {"type": p.type.__name__, "default": None if p.default is REQUIRED else str(p.default)}
+                for p in cls.params
+            },
+        }

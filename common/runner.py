@@ -1,0 +1,170 @@
+"""Running a job: read inputs, evaluate the step graph, cache shared steps, write outputs.
+
+The base of every run: jobs only wire steps, and this module owns logging, timing, caching
+and the summary, so every job runs the same way locally and on EMR.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
+
+from common.environments import Environment
+from common.errors import PysparkJobsError
+from common.graph import StepGraph
+from common.registry import get_job
+from common.settings import load_settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from common.contracts import Table
+    from common.io.warehouse import WriteResult
+
+__all__ = ["RunConfig", "RunSummary", "run_job", "StepError", "read_inputs"]
+
+log = logging.getLogger(__name__)
+SOURCES = ("lake", "trino")
+
+
+class StepError(PysparkJobsError):
+    """A transform failed while its plan was built; names the job, step and source line."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    job: str
+    ds: str
+    env: str = "local"
+    branch: str | None = None
+    params: Mapping[str, str] = field(default_factory=dict)
+    source: str = "lake"
+    source_options: Mapping[str, Any] = field(default_factory=dict)
+    count_inputs: bool = True
+
+
+@dataclass
+class RunSummary:
+    job: str
+    ds: str
+    env: str
+    inputs: list[tuple[str, str, int | None]] = field(default_factory=list)  # alias, where, rows
+    outputs: list[WriteResult] = field(default_factory=list)
+    timings: list[tuple[str, float]] = field(default_factory=list)
+    cached: list[tuple[str, str, int, int]] = field(default_factory=list)  # step, level, rows, bytes
+    notes: list[str] = field(default_factory=list)
+
+    def render(self) -> str:
+        lines = [f"job {self.job} ds={self.ds} env={self.env}"]
+        for alias, where, rows in self.inputs:
+            lines.append(f"  input  {alias:<14} {where}  rows={'-' if rows is None else rows}")
+        for out in self.outputs:
+            lines.append(f"  output {out.table} {out.partition}  rows={out.rows}")
+        for name, level, rows, size in self.cached:
+            lines.append(f"  cached {name} {level} rows={rows} size={size / 1024:.1f} KiB")
+        for what, seconds in self.timings:
+            lines.append(f"  time   {what:<28} {seconds:7.2f}s")
+        lines += [f"  note   {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+def _cache_bytes(spark: SparkSession, before: set[int]) -> int:
+    """Memory + disk size of the RDDs persisted since `before`; PySpark exposes no Python API."""
+    infos = spark.sparkContext._jsc.sc().getRDDStorageInfo()
+    return sum(i.memSize() + i.diskSize() for i in infos if i.id() not in before)
+
+
+def _persisted_ids(spark: SparkSession) -> set[int]:
+    return {i.id() for i in spark.sparkContext._jsc.sc().getRDDStorageInfo()}
+
+
+def read_inputs(
+    spark: SparkSession, inputs: Mapping[str, Table], env: Environment, config: RunConfig
+) -> dict[str, tuple[DataFrame, str]]:
+    """Each input as (DataFrame, where it came from), by store, environment and source."""
+    from common.io.mysql import MysqlReader
+    from common.io.warehouse import WarehouseReader
+
+    settings = load_settings()
+    mysql = MysqlReader(settings.mysql, partitions=settings.jdbc_partitions, fetch_size=settings.jdbc_fetch_size)
+    if config.source == "trino":
+        from common.io.trino import TrinoReader
+
+        lake = TrinoReader.from_settings(settings, **dict(config.source_options))
+    else:
+        lake = WarehouseReader(env)
+    frames = {}
+    for alias, table in inputs.items():
+        reader = mysql if table.store == "mysql" else lake
+        frames[alias] = reader.read(spark, table)
+    return frames
+
+
+def run_job(config: RunConfig, spark: SparkSession | None = None) -> RunSummary:
+    from pyspark import StorageLevel
+
+    from common.io.warehouse import WarehouseWriter
+    from common.session import get_spark
+
+    if config.source not in SOURCES:
+        raise PysparkJobsError(f"unknown source {config.source!r}: use one of {', '.join(SOURCES)}")
+    job_cls = get_job(config.job)
+    p = job_cls.parse_params(config.ds, config.params)
+    env = Environment(config.env, config.branch)
+    job = job_cls()
+    graph = StepGraph.build(job_cls.name, job.steps(p), set(job_cls.inputs), list(job_cls.outputs))
+    for alias, table in job_cls.outputs.items():
+        env.check_write(env.output_name(table))  # refuse before any work is done
+    spark = spark or get_spark(f"pyspark-jobs {job_cls.name} {p.ds}")
+    summary = RunSummary(job=job_cls.name, ds=p.ds, env=env.name if not env.slug else f"qa/{env.slug}")
+    started = time.perf_counter()
+
+    t = time.perf_counter()
+    sources = read_inputs(spark, job_cls.inputs, env, config)
+    summary.timings.append(("read inputs (plan)", time.perf_counter() - t))
+    frames: dict[str, DataFrame] = {alias: df for alias, (df, _) in sources.items()}
+
+    for name in graph.order:
+        st = graph.steps[name]
+        try:
+            frames[name] = st.apply(frames)
+        except PysparkJobsError:
+            raise
+        except Exception as exc:
+            raise StepError(f"job {job_cls.name}, step {name} [{st.where}]: {str(exc).splitlines()[0]}") from exc
+
+    level = StorageLevel.MEMORY_AND_DISK
+    pending = {name: set(outs) for name, outs in graph.feeds.items()}
+    for name in graph.cached:
+        before = _persisted_ids(spark)
+        t = time.perf_counter()
+        frames[name] = frames[name].persist(level)
+        rows = frames[name].count()
+        size = _cache_bytes(spark, before)
+        summary.timings.append((f"cache {name}", time.perf_counter() - t))
+        summary.cached.append((name, "MEMORY_AND_DISK", rows, size))
+        log.info("cached %s at MEMORY_AND_DISK: %d rows, %d bytes", name, rows, size)
+
+    writer = WarehouseWriter(env=env)
+    for alias, table in job_cls.outputs.items():
+        t = time.perf_counter()
+        summary.outputs.append(writer.write(frames[alias], table, p))
+        summary.timings.append((f"write {alias}", time.perf_counter() - t))
+        for name in list(pending):
+            pending[name].discard(alias)
+            if not pending[name]:
+                frames[name].unpersist()
+                log.info("unpersisted %s after its last consumer %s", name, alias)
+                del pending[name]
+
+    if config.count_inputs:
+        t = time.perf_counter()
+        summary.inputs = [(a, where, df.count()) for a, (df, where) in sources.items()]
+        summary.timings.append(("count inputs", time.perf_counter() - t))
+    else:
+        summary.inputs = [(a, where, None) for a, (_, where) in sources.items()]
+    summary.timings.append(("total", time.perf_counter() - started))
+    log.info("run summary\n%s", summary.render())
+    return summary

@@ -1,0 +1,125 @@
+"""Where things are and how to reach them, from environment variables or a profile file.
+
+Credentials are read from `PYSPARK_JOBS_*` environment variables, falling back to the
+profile file `$PYSPARK_JOBS_VAR/credentials.env` (written by `make services`, mode 600).
+They never come from a command line, and the dataclasses below keep them out of reprs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+__all__ = ["MysqlSettings", "TrinoSettings", "Settings", "load_settings", "read_profile"]
+
+PREFIX = "PYSPARK_JOBS_"
+MYSQL_CONNECTOR_JAR = "mysql-connector-j-8.4.0.jar"
+# DataNucleus (the Hive metastore's ORM) cannot create its schema through Connector/J 8:
+# the metastore alone uses the 5.1 driver.
+METASTORE_CONNECTOR_JAR = "mysql-connector-java-5.1.49.jar"
+
+
+def read_profile(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines; blank lines and # comments ignored."""
+    if not path.is_file():
+        return {}
+    values = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+@dataclass(frozen=True)
+class MysqlSettings:
+    host: str
+    port: int
+    database: str
+    user: str
+    password: str = field(repr=False)
+
+    @property
+    def jdbc_url(self) -> str:
+        # No credentials in the URL: they travel as connection properties.
+        return f"jdbc:mysql://{self.host}:{self.port}/{self.database}?useSSL=false&connectTimeout=5000"
+
+
+@dataclass(frozen=True)
+class TrinoSettings:
+    host: str
+    port: int
+    user: str
+    http_scheme: str = "http"
+    password: str = field(default="", repr=False)
+    jwt: str = field(default="", repr=False)
+    # e.g. "tpch.lineitem=tpch.tiny.lineitem,tpch.orders=tpch.tiny.orders"
+    table_map: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    var: Path
+    warehouse: Path
+    jars: Path
+    mysql: MysqlSettings
+    trino: TrinoSettings
+    s3_endpoint: str = ""
+    artifact_store: str = ""
+    jdbc_partitions: int = 4
+    jdbc_fetch_size: int = 10_000
+
+    @property
+    def mysql_connector_jar(self) -> Path:
+        return self.jars / MYSQL_CONNECTOR_JAR
+
+    @property
+    def metastore_connector_jar(self) -> Path:
+        return self.jars / METASTORE_CONNECTOR_JAR
+
+    @property
+    def spark_conf_dir(self) -> Path:
+        return self.var / "spark-conf"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    home = Path(env.get(PREFIX + "HOME") or Path.cwd()).resolve()
+    var = Path(env.get(PREFIX + "VAR") or home / "var").resolve()
+    profile = read_profile(Path(env.get(PREFIX + "PROFILE") or var / "credentials.env"))
+
+    def get(key: str, default: str = "") -> str:
+        return env.get(PREFIX + key) or profile.get(PREFIX + key) or default
+
+    mysql = MysqlSettings(
+        host=get("MYSQL_HOST", "127.0.0.1"),
+        port=int(get("MYSQL_PORT", "13306")),
+        database=get("MYSQL_DATABASE", "tpch"),
+        user=get("MYSQL_USER", "pyspark_jobs"),
+        password=get("MYSQL_PASSWORD"),
+    )
+    trino = TrinoSettings(
+        host=get("TRINO_HOST", "127.0.0.1"),
+        port=int(get("TRINO_PORT", "18080")),
+        user=get("TRINO_USER", "pyspark_jobs"),
+        http_scheme=get("TRINO_HTTP_SCHEME", "http"),
+        password=get("TRINO_PASSWORD"),
+        jwt=get("TRINO_JWT"),
+        table_map=get("TRINO_TABLES", "tpch.*=tpch.tiny.*"),
+    )
+    return Settings(
+        home=home,
+        var=var,
+        warehouse=Path(get("WAREHOUSE", str(var / "warehouse"))),
+        jars=Path(get("JARS", str(var / "cache" / "jars"))),
+        mysql=mysql,
+        trino=trino,
+        s3_endpoint=get("S3_ENDPOINT"),
+        artifact_store=get("ARTIFACT_STORE", str(var / "artifacts")),
+        jdbc_partitions=int(get("JDBC_PARTITIONS", "4")),
+        jdbc_fetch_size=int(get("JDBC_FETCH_SIZE", "10000")),
+    )

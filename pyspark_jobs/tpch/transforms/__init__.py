@@ -1,0 +1,43 @@
+"""Transforms several TPC-H queries (and the demo) share: revenue, nation/region enrichment,
+supplier and part joins. Pure `DataFrame -> DataFrame` functions, no session and no I/O."""
+
+from __future__ import annotations
+
+from pyspark.sql import Column
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+__all__ = ["revenue", "with_revenue", "with_nation", "with_region", "nations_in_region"]
+
+
+def revenue() -> Column:
+    """TPC-H revenue of a line: extended price less discount."""
+    return F.col("l_extendedprice") * (F.lit(1) - F.col("l_discount"))
+
+
+def with_revenue(lines: DataFrame, *, name: str = "revenue") -> DataFrame:
+    return lines.withColumn(name, revenue())
+
+
+def with_nation(df: DataFrame, nation: DataFrame, *, key: str, prefix: str = "n") -> DataFrame:
+    """Adds `{prefix}_name` and `{prefix}_regionkey` for the nation key column `key`."""
+    names = nation.select(
+        F.col("n_nationkey").alias(f"__{prefix}_key"),
+        F.col("n_name").alias(f"{prefix}_name"),
+        F.col("n_regionkey").alias(f"{prefix}_regionkey"),
+    )
+    return df.join(names, on=F.col(key) == F.col(f"__{prefix}_key"), how="inner").drop(f"__{prefix}_key")
+
+
+def with_region(df: DataFrame, region: DataFrame, *, key: str, prefix: str = "r") -> DataFrame:
+    """Adds `{prefix}_name` for the region key column `key`."""
+    names = region.select(F.col("r_regionkey").alias(f"__{prefix}_key"), F.col("r_name").alias(f"{prefix}_name"))
+    return df.join(names, on=F.col(key) == F.col(f"__{prefix}_key"), how="inner").drop(f"__{prefix}_key")
+
+
+def nations_in_region(nation: DataFrame, region: DataFrame, *, region_name: str) -> DataFrame:
+    """The nations (n_nationkey, n_name) of one region."""
+    regions = region.filter(F.col("r_name") == region_name).select("r_regionkey")
+    return nation.join(regions, on=nation["n_regionkey"] == regions["r_regionkey"], how="inner").select(
+        "n_nationkey", "n_name"
+    )
