@@ -34,13 +34,16 @@ class Contract:
     columns: tuple[Column, ...]
     partition_by: tuple[str, ...] = ()
     primary_key: tuple[str, ...] = ()
+    # The order the rows mean, as "col" or "col desc": a table keeps no order, readers sort.
+    sort_by: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"contract lists column(s) twice: {', '.join(dupes)}")
-        for key in (*self.partition_by, *self.primary_key):
+        sort_columns = tuple(item.split()[0] for item in self.sort_by)
+        for key in (*self.partition_by, *self.primary_key, *sort_columns):
             if key not in names:
                 raise ValueError(f"contract key column {key!r} is not one of its columns")
 

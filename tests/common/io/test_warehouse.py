@@ -1,0 +1,118 @@
+"""Warehouse writes: partition overwrite, contract enforcement, qa isolation, source drift."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlparse
+
+import pytest
+
+from common.contracts import Column, Contract, Table
+from common.environments import Environment
+from common.errors import ContractViolation, QaIsolationError, SourceError
+from common.io.warehouse import WarehouseReader, WarehouseWriter
+from common.job import RunParams
+from tests.helpers import assert_frame_equal, frame
+
+SCHEMA = "id int, name string, amount double"
+
+
+def _sales(db: str) -> Table:
+    return Table(
+        f"{db}.sales",
+        Contract(
+            (
+                Column("id", "int", nullable=False),
+                Column("name", "string"),
+                Column("amount", "double"),
+                Column("ds", "string", nullable=False),
+            ),
+            partition_by=("ds",),
+            primary_key=("id",),
+        ),
+    )
+
+
+def _run_dirs(spark, physical: str) -> list[str]:
+    root = spark.sql(f"DESCRIBE TABLE EXTENDED {physical}").filter("col_name = 'Location'").first()[1]
+    found = []
+    for dirpath, dirnames, _ in os.walk(urlparse(root).path):
+        found += [d for d in dirnames if d.startswith("run=")]
+    return found
+
+
+def test_rerun_replaces_exactly_its_partition(spark, scratch_db):
+    table, writer = _sales(scratch_db), WarehouseWriter(env=Environment("local"))
+    writer.write(frame(spark, SCHEMA, [(1, "a", 1.0), (2, "b", 2.0)]), table, RunParams("2024-01-01"))
+    writer.write(frame(spark, SCHEMA, [(3, "c", 3.0)]), table, RunParams("2024-01-02"))
+    result = writer.write(frame(spark, SCHEMA, [(1, "a", 10.0)]), table, RunParams("2024-01-01"))
+    assert result.rows == 1
+    assert_frame_equal(
+        spark.table(table.name),
+        [(1, "a", 10.0, "2024-01-01"), (3, "c", 3.0, "2024-01-02")],
+    )
+    # the replaced version is gone: one directory per partition
+    assert len(_run_dirs(spark, table.name)) == 2
+
+
+def test_same_ds_twice_gives_identical_rows(spark, scratch_db):
+    table, writer = _sales(scratch_db), WarehouseWriter(env=Environment("local"))
+    rows = [(1, "a", 1.0), (2, "b", 2.0)]
+    for _ in range(2):
+        writer.write(frame(spark, SCHEMA, rows), table, RunParams("2024-01-01"))
+    assert_frame_equal(spark.table(table.name).drop("ds"), rows)
+
+
+def test_schema_violations_are_all_named_and_nothing_is_written(spark, scratch_db):
+    table, writer = _sales(scratch_db), WarehouseWriter(env=Environment("local"))
+    bad = frame(spark, "id string, nam string, amount double, extra int", [("1", "a", 1.0, 0)])
+    with pytest.raises(ContractViolation) as err:
+        writer.write(bad, table, RunParams("2024-01-01"))
+    message = str(err.value)
+    assert "column id is string, contract says int" in message
+    assert "missing column name string (closest: nam)" in message
+    assert "unexpected column nam" in message and "unexpected column extra" in message
+    assert len(err.value.violations) == 4
+    assert not spark.catalog.tableExists("sales", scratch_db) or spark.table(table.name).count() == 0
+
+
+def test_data_violations_keep_the_previous_version(spark, scratch_db):
+    table, writer = _sales(scratch_db), WarehouseWriter(env=Environment("local"))
+    writer.write(frame(spark, SCHEMA, [(1, "a", 1.0)]), table, RunParams("2024-01-01"))
+    bad = frame(spark, SCHEMA, [(None, "x", 1.0), (2, "y", 1.0), (2, "z", 1.0)])
+    with pytest.raises(ContractViolation) as err:
+        writer.write(bad, table, RunParams("2024-01-01"))
+    assert "column id has 1 null(s) but is NOT NULL" in str(err.value)
+    assert "duplicate primary key (id), e.g. id=2" in str(err.value)
+    assert_frame_equal(spark.table(table.name), [(1, "a", 1.0, "2024-01-01")])
+    assert len(_run_dirs(spark, table.name)) == 1
+
+
+def test_qa_writes_to_its_namespace_and_never_to_production(spark, scratch_db):
+    table = _sales(scratch_db)
+    qa = Environment("qa", "feature/new-metric")
+    with pytest.raises(QaIsolationError, match="production table"):
+        qa.check_write(table.name)
+    result = WarehouseWriter(env=qa).write(frame(spark, SCHEMA, [(1, "a", 1.0)]), table, RunParams("2024-01-01"))
+    try:
+        assert result.table == f"qa_{qa.slug}__{scratch_db}.sales"
+        assert not spark.catalog.tableExists("sales", scratch_db)
+        # a qa run reads its own namespace once an upstream qa job wrote there
+        df, where = WarehouseReader(qa).read(spark, table)
+        assert where == result.table and df.count() == 1
+    finally:
+        spark.sql(f"DROP DATABASE IF EXISTS {result.table.split('.')[0]} CASCADE")
+
+
+def test_reader_names_drifted_columns(spark, scratch_db):
+    spark.sql(f"CREATE DATABASE {scratch_db}")
+    spark.sql(f"CREATE TABLE {scratch_db}.sales (id bigint, name string, ds string) USING parquet")
+    with pytest.raises(SourceError) as err:
+        WarehouseReader(Environment("local")).read(spark, _sales(scratch_db))
+    assert "column id is bigint, contract says int" in str(err.value)
+    assert "missing column amount double" in str(err.value)
+
+
+def test_missing_table_says_how_to_fix(spark):
+    with pytest.raises(SourceError, match="does not exist in the catalog"):
+        WarehouseReader(Environment("local")).read(spark, _sales("pj_no_such_db"))
