@@ -140,3 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PysparkJobsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
