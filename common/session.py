@@ -59,6 +59,7 @@ def prepare_local_conf_dir(settings: Settings | None = None) -> Path:
         "spark.sql.warehouse.dir": settings.warehouse.as_uri(),
         "spark.driver.extraClassPath": classpath,
         "spark.executor.extraClassPath": str(settings.mysql_connector_jar),
+        "spark.ui.showConsoleProgress": "false",
     }
     _write_private(conf_dir / "spark-defaults.conf", "".join(f"{k} {v}\n" for k, v in defaults.items()))
     mysql = settings.mysql

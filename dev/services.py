@@ -1,0 +1,480 @@
+"""Start, stop and check the local services on loopback: MariaDB, Trino and moto.
+
+Usage: dev/services.sh up|down|status [mariadb|trino|moto ...]
+
+Everything lives under $PYSPARK_JOBS_VAR (default ./var): pid files in var/<service>/,
+logs in var/log/<service>.log, the project's MariaDB credentials in var/credentials.env.
+`up` starts what is stopped and leaves what is healthy; if a service it started does not
+become healthy, it stops everything it started, so nothing is left half-started.
+Standard library plus the virtualenv's pymysql and trino clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+HOME = Path(os.environ.get("PYSPARK_JOBS_HOME", Path(__file__).resolve().parent.parent))
+VAR = Path(os.environ.get("PYSPARK_JOBS_VAR", HOME / "var")).resolve()
+LOG_DIR = VAR / "log"
+CREDENTIALS = VAR / "credentials.env"
+HOST = "127.0.0.1"
+DB_USER = "pyspark_jobs"
+TRINO_VERSION = "476"
+TRINO_HOME = VAR / "cache" / f"trino-{TRINO_VERSION}" / f"trino-server-{TRINO_VERSION}"
+TRINO_JAVA_HOME = Path(os.environ.get("PYSPARK_JOBS_TRINO_JAVA_HOME", "/usr/lib/jvm/temurin-25-jdk-amd64"))
+TRINO_HEAP = os.environ.get("PYSPARK_JOBS_TRINO_HEAP", "2G")
+IS_ROOT = os.geteuid() == 0
+
+
+class ServiceError(Exception):
+    """A one-line reason naming the cause and the fix."""
+
+
+def read_credentials() -> dict[str, str]:
+    """The project user's credentials, generated once with a random password (never printed)."""
+    if not CREDENTIALS.exists():
+        CREDENTIALS.parent.mkdir(parents=True, exist_ok=True)
+        text = f"PYSPARK_JOBS_MYSQL_USER={DB_USER}\nPYSPARK_JOBS_MYSQL_PASSWORD={secrets.token_urlsafe(24)}\n"
+        write_private(CREDENTIALS, text)
+    pairs = (line.split("=", 1) for line in CREDENTIALS.read_text().splitlines() if "=" in line)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file readable by its owner only; the mode is set before any secret is written."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    if not path.exists():
+        return ""
+    tail = path.read_text(errors="replace").splitlines()[-lines:]
+    return "\n".join("    " + line for line in tail)
+
+
+class Service:
+    name = ""
+    port_env = ""
+    default_port = 0
+    process_marker = ""  # a string of the process's command line, so a reused pid is never ours
+    start_timeout = 60.0
+
+    def __init__(self) -> None:
+        self.port = int(os.environ.get(self.port_env, self.default_port))
+        self.dir = VAR / self.name
+        self.pid_file = self.dir / f"{self.name}.pid"
+        self.log = LOG_DIR / f"{self.name}.log"
+        self.process: subprocess.Popen | None = None
+        self.started_at = 0.0
+
+    # -- what each service defines
+    def check_installed(self) -> None:
+        """Raise ServiceError if a prerequisite is missing."""
+
+    def prepare(self) -> None:
+        """Create data directories and configuration before the first start."""
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def cwd(self) -> Path:
+        return self.dir
+
+    def ready(self) -> bool:
+        """Answers requests (used while starting)."""
+        return self.healthy()
+
+    def after_ready(self) -> None:
+        """Provision what clients expect (databases, users)."""
+
+    def healthy(self) -> bool:
+        raise NotImplementedError
+
+    # -- shared lifecycle
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().split()[0])
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid if self.process_marker in cmdline else None
+
+    def preflight(self) -> None:
+        self.check_installed()
+        if not port_free(self.port):
+            raise ServiceError(
+                f"{self.name}: port {HOST}:{self.port} is already in use by another process; "
+                f"stop that process or set {self.port_env} to a free port"
+            )
+
+    def start(self) -> None:
+        self.prepare()
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        self.started_at = time.monotonic()
+        with open(self.log, "a") as log:
+            log.write(f"=== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting {self.name} on {HOST}:{self.port}\n")
+            log.flush()
+            self.process = subprocess.Popen(
+                self.command(), cwd=self.cwd(), stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        self.pid_file.write_text(f"{self.process.pid}\n")
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        while not self.ready():
+            if self.process is not None and self.process.poll() is not None:
+                raise ServiceError(self.failure(f"exited with code {self.process.returncode} while starting"))
+            if self.process is None and self.pid() is None:
+                raise ServiceError(self.failure("stopped while being waited for; run 'dev/services.sh up' again"))
+            if time.monotonic() > deadline:
+                fix = "" if self.process else f"; restart it with 'dev/services.sh down {self.name}' and up"
+                raise ServiceError(self.failure(f"not healthy after {self.start_timeout:.0f}s{fix}"))
+            time.sleep(1)
+        self.after_ready()
+        if not self.healthy():
+            raise ServiceError(self.failure("started but its health check fails"))
+
+    def failure(self, what: str) -> str:
+        return f"{self.name}: {what}; see {self.log}, last lines:\n{log_tail(self.log)}"
+
+    def stop(self) -> None:
+        pid = self.pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while self.pid() is not None and time.monotonic() < deadline:
+            if self.process is not None:
+                self.process.poll()  # reap our own child so it does not linger as a zombie
+            time.sleep(0.5)
+        if self.pid() is not None:
+            os.kill(pid, signal.SIGKILL)
+        self.pid_file.unlink(missing_ok=True)
+
+    def status(self) -> str:
+        pid = self.pid()
+        if pid is None:
+            note = "" if port_free(self.port) else f" (port {self.port} is used by another process)"
+            return f"stopped{note}"
+        return "healthy" if self.healthy() else "unhealthy"
+
+
+class MariaDB(Service):
+    name = "mariadb"
+    port_env = "PYSPARK_JOBS_MYSQL_PORT"
+    default_port = 13306
+    process_marker = "mariadbd"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.datadir = self.dir / "data"
+        self.socket = self.dir / "mysqld.sock"
+
+    @staticmethod
+    def binary(name: str) -> str | None:
+        return shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
+
+    def check_installed(self) -> None:
+        if self.binary("mariadbd") and self.binary("mariadb-install-db"):
+            return
+        if not IS_ROOT:
+            raise ServiceError(
+                "mariadb: MariaDB server not installed; run 'sudo apt-get install -y mariadb-server mariadb-client'"
+            )
+        print("mariadb: installing mariadb-server and mariadb-client with apt-get", flush=True)
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        with open(LOG_DIR / "apt.log", "a") as log:
+            for args in (["apt-get", "update"], ["apt-get", "install", "-y", "mariadb-server", "mariadb-client"]):
+                if subprocess.run(args, stdout=log, stderr=subprocess.STDOUT, env=env, check=False).returncode:
+                    raise ServiceError(f"mariadb: '{' '.join(args)}' failed; see {LOG_DIR / 'apt.log'}")
+        if not (self.binary("mariadbd") and self.binary("mariadb-install-db")):
+            raise ServiceError(f"mariadb: mariadbd still missing after apt-get install; see {LOG_DIR / 'apt.log'}")
+
+    def prepare(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if (self.datadir / "mysql").is_dir():
+            return
+        shutil.rmtree(self.datadir, ignore_errors=True)
+        args = [
+            self.binary("mariadb-install-db"), "--no-defaults", f"--datadir={self.datadir}",
+            "--auth-root-authentication-method=socket", f"--auth-root-socket-user={getpass.getuser()}",
+            "--skip-test-db", "--skip-name-resolve",
+        ]
+        if IS_ROOT:
+            args.append("--user=root")
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "a") as log:
+            if subprocess.run(args, stdout=log, stderr=subprocess.STDOUT, check=False).returncode:
+                shutil.rmtree(self.datadir, ignore_errors=True)
+                raise ServiceError(self.failure("mariadb-install-db failed"))
+
+    def command(self) -> list[str]:
+        args = [
+            self.binary("mariadbd"), "--no-defaults", f"--datadir={self.datadir}", f"--socket={self.socket}",
+            f"--port={self.port}", f"--bind-address={HOST}", f"--pid-file={self.pid_file}",
+            "--skip-name-resolve",
+            "--local-infile=1",  # dev/load_tpch.py bulk-loads with LOAD DATA LOCAL INFILE
+            "--innodb-flush-log-at-trx-commit=2",  # a disposable dev instance: speed over durability
+        ]
+        return args + (["--user=root"] if IS_ROOT else [])
+
+    def admin(self):
+        """Root over the unix socket: the admin login needs no password at all."""
+        import pymysql
+
+        return pymysql.connect(unix_socket=str(self.socket), user="root", connect_timeout=3, autocommit=True)
+
+    def ready(self) -> bool:
+        import pymysql
+
+        try:
+            self.admin().close()
+        except (OSError, pymysql.err.MySQLError):
+            return False
+        return True
+
+    def after_ready(self) -> None:
+        password = read_credentials()["PYSPARK_JOBS_MYSQL_PASSWORD"]
+        with self.admin() as conn, conn.cursor() as cur:
+            cur.execute("CREATE DATABASE IF NOT EXISTS tpch CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+            # Hive metastore indexes exceed the key length limit in utf8mb4.
+            cur.execute("CREATE DATABASE IF NOT EXISTS metastore CHARACTER SET latin1")
+            sql = (HOME / "dev" / "metastore-txn.sql").read_text()
+            code = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
+            for statement in filter(str.strip, code.split(";")):
+                cur.execute(statement.replace("CREATE TABLE IF NOT EXISTS ", "CREATE TABLE IF NOT EXISTS metastore."))
+            for host in ("127.0.0.1", "localhost"):
+                account = f"'{DB_USER}'@'{host}'"
+                cur.execute(f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY %s", (password,))
+                cur.execute(f"ALTER USER {account} IDENTIFIED BY %s", (password,))
+                # pj_% are the scratch databases tests create.
+                for database in ("tpch", "metastore", r"pj\_%"):
+                    cur.execute(f"GRANT ALL PRIVILEGES ON `{database}`.* TO {account}")
+
+    def healthy(self) -> bool:
+        import pymysql
+
+        creds = read_credentials()
+        try:
+            conn = pymysql.connect(
+                host=HOST, port=self.port, user=creds["PYSPARK_JOBS_MYSQL_USER"],
+                password=creds["PYSPARK_JOBS_MYSQL_PASSWORD"], database="tpch", connect_timeout=3,
+            )
+            with conn, conn.cursor() as cur:
+                cur.execute("SELECT 1")
+        except (OSError, pymysql.err.MySQLError):
+            return False
+        return True
+
+
+class Trino(Service):
+    name = "trino"
+    port_env = "PYSPARK_JOBS_TRINO_PORT"
+    default_port = 18080
+    process_marker = "io.trino.server.TrinoServer"
+    start_timeout = 300.0  # generous: a busy 2-core CI machine needs up to 2 minutes
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.etc = self.dir / "etc"
+        self.java = TRINO_JAVA_HOME / "bin" / "java"
+
+    def check_installed(self) -> None:
+        if not (TRINO_HOME / "lib").is_dir():
+            raise ServiceError(f"trino: Trino {TRINO_VERSION} is not in {TRINO_HOME}; run 'make fetch'")
+        fix = "install Temurin 25 (package temurin-25-jdk from packages.adoptium.net) or set PYSPARK_JOBS_TRINO_JAVA_HOME"
+        if not self.java.exists():
+            raise ServiceError(f"trino: Java 25 not found at {TRINO_JAVA_HOME}; {fix}")
+        version = subprocess.run([str(self.java), "-version"], capture_output=True, text=True, check=False).stderr
+        major = re.search(r'version "(\d+)', version)
+        if not major or int(major.group(1)) < 24:  # Trino 476 needs Java 24 or newer
+            raise ServiceError(f"trino: {self.java} is not Java 25 ({version.splitlines()[0]}); {fix}")
+
+    def prepare(self) -> None:
+        catalogs = self.etc / "catalog"
+        catalogs.mkdir(parents=True, exist_ok=True)
+        (self.dir / "data").mkdir(exist_ok=True)
+        (self.etc / "config.properties").write_text(
+            "coordinator=true\n"
+            "node-scheduler.include-coordinator=true\n"
+            "node.environment=pyspark_jobs\n"
+            "node.id=pyspark-jobs-local\n"
+            f"node.bind-ip={HOST}\n"
+            f"node.internal-address={HOST}\n"
+            f"http-server.http.port={self.port}\n"
+            f"discovery.uri=http://{HOST}:{self.port}\n"
+            f"plugin.dir={TRINO_HOME / 'plugin'}\n"
+        )
+        (catalogs / "tpch.properties").write_text("connector.name=tpch\ntpch.column-naming=STANDARD\n")
+        (catalogs / "memory.properties").write_text("connector.name=memory\n")
+        mysql_catalog = catalogs / "mysql.properties"
+        if not (TRINO_HOME / "plugin" / "mysql").is_dir():
+            print("trino: warning: the mysql plugin was not fetched, so the 'mysql' catalog is not configured",
+                  file=sys.stderr)
+            mysql_catalog.unlink(missing_ok=True)
+            return
+        creds = read_credentials()
+        mysql_port = int(os.environ.get(MariaDB.port_env, MariaDB.default_port))
+        write_private(mysql_catalog, (
+            "connector.name=mysql\n"
+            f"connection-url=jdbc:mysql://{HOST}:{mysql_port}\n"
+            f"connection-user={creds['PYSPARK_JOBS_MYSQL_USER']}\n"
+            f"connection-password={creds['PYSPARK_JOBS_MYSQL_PASSWORD']}\n"
+        ))
+
+    def command(self) -> list[str]:
+        return [
+            str(self.java), f"-Xmx{TRINO_HEAP}", "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError",
+            "-XX:ReservedCodeCacheSize=256M", "-Djdk.attach.allowAttachSelf=true",
+            "-XX:+EnableDynamicAgentLoading", "--enable-native-access=ALL-UNNAMED", "-Dfile.encoding=UTF-8",
+            f"-Dconfig={self.etc / 'config.properties'}", f"-Dcatalog.config-dir={self.etc / 'catalog'}",
+            "-cp", f"{TRINO_HOME / 'lib'}/*", "io.trino.server.TrinoServer",
+        ]
+
+    def cwd(self) -> Path:
+        return self.dir / "data"
+
+    def healthy(self) -> bool:
+        # /v1/info says "starting": false before the node has announced itself, and queries fail with
+        # "nodes is empty" until it has; so a query is the health check.
+        import trino
+
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{self.port}/v1/info", timeout=3) as response:
+                if b'"starting":false' not in response.read():
+                    return False
+            conn = trino.dbapi.connect(host=HOST, port=self.port, user="pyspark-jobs-health", request_timeout=10)
+            cur = conn.cursor()
+            cur.execute("SELECT 1")
+            return cur.fetchall() == [[1]]
+        except (OSError, trino.exceptions.Error, trino.exceptions.HttpError):
+            return False
+
+
+class Moto(Service):
+    name = "moto"
+    port_env = "PYSPARK_JOBS_S3_PORT"
+    default_port = 15000
+    process_marker = "moto_server"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.binary = Path(sys.executable).parent / "moto_server"
+
+    def check_installed(self) -> None:
+        if not self.binary.exists():
+            raise ServiceError(f"moto: {self.binary} not found; run 'make deps'")
+
+    def prepare(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def command(self) -> list[str]:
+        return [str(self.binary), "-H", HOST, "-p", str(self.port)]
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{self.port}/moto-api/", timeout=3) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+
+SERVICES = {service.name: service for service in (MariaDB, Trino, Moto)}
+
+
+def up(services: list[Service]) -> None:
+    to_start = []
+    for service in services:
+        if service.pid() is not None:
+            # Running already: maybe still starting or busy. Wait rather than restart, since a
+            # restart would drop state other processes rely on (moto keeps everything in memory).
+            service.wait_ready()
+            print(f"{service.name}: healthy on {HOST}:{service.port}, left running")
+            continue
+        service.preflight()
+        to_start.append(service)
+    if not to_start:
+        return
+    read_credentials()
+    started: list[Service] = []
+    try:
+        for service in to_start:  # all start at once, then each is waited for
+            service.start()
+            started.append(service)
+        for service in to_start:
+            service.wait_ready()
+            took = time.monotonic() - service.started_at
+            print(f"{service.name}: started on {HOST}:{service.port}, healthy after {took:.0f}s")
+    except BaseException:
+        for service in reversed(started):
+            service.stop()
+        print(f"stopped what this run started: {', '.join(s.name for s in started)}", file=sys.stderr)
+        raise
+
+
+def down(services: list[Service]) -> None:
+    for service in reversed(services):
+        was_running = service.pid() is not None
+        service.stop()
+        print(f"{service.name}: {'stopped' if was_running else 'already stopped'}")
+
+
+def status(services: list[Service]) -> int:
+    states = {service.name: service.status() for service in services}
+    for service in services:
+        print(f"{service.name:8} {states[service.name]:10} {HOST}:{service.port}")
+    return 0 if all(state == "healthy" for state in states.values()) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dev/services.sh", description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=("up", "down", "status"))
+    parser.add_argument("services", nargs="*", metavar="service", help=f"some of {', '.join(SERVICES)} (default: all)")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.services) - set(SERVICES))
+    if unknown:
+        parser.error(f"unknown service {', '.join(unknown)}; choose from {', '.join(SERVICES)}")
+    services = [SERVICES[name]() for name in (args.services or SERVICES)]
+    try:
+        if args.action == "up":
+            up(services)
+        elif args.action == "down":
+            down(services)
+        else:
+            return status(services)
+    except ServiceError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""The local services answer the way the rest of the project expects (after `make services` and `make data`)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+VAR = Path(os.environ.get("PYSPARK_JOBS_VAR", ROOT / "var"))
+HOST = "127.0.0.1"
+TRINO_PORT = int(os.environ.get("PYSPARK_JOBS_TRINO_PORT", "18080"))
+MYSQL_PORT = int(os.environ.get("PYSPARK_JOBS_MYSQL_PORT", "13306"))
+S3_PORT = int(os.environ.get("PYSPARK_JOBS_S3_PORT", "15000"))
+TRINO_MYSQL_PLUGIN = VAR / "cache" / "trino-476" / "trino-server-476" / "plugin" / "mysql"
+
+
+def credentials() -> dict[str, str]:
+    lines = (VAR / "credentials.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+def trino_cursor():
+    import trino
+
+    return trino.dbapi.connect(host=HOST, port=TRINO_PORT, user="pyspark-jobs-tests").cursor()
+
+
+@pytest.mark.services
+def test_status_reports_every_service_healthy():
+    result = subprocess.run([ROOT / "dev" / "services.sh", "status"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [line.split()[:2] for line in result.stdout.splitlines()] == [
+        ["mariadb", "healthy"], ["trino", "healthy"], ["moto", "healthy"],
+    ]
+
+
+@pytest.mark.services
+def test_credentials_file_is_private_and_complete():
+    path = VAR / "credentials.env"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    creds = credentials()
+    assert creds["PYSPARK_JOBS_MYSQL_USER"] == "pyspark_jobs"
+    assert len(creds["PYSPARK_JOBS_MYSQL_PASSWORD"]) >= 24
+
+
+@pytest.mark.services
+def test_trino_tpch_catalog_has_tiny_lineitem_with_standard_column_names():
+    cur = trino_cursor()
+    cur.execute("SELECT count(*), count(DISTINCT l_orderkey) FROM tpch.tiny.lineitem")
+    assert cur.fetchall() == [[60175, 15000]]
+
+
+@pytest.mark.services
+def test_trino_memory_catalog_is_writable():
+    cur = trino_cursor()
+    table = f"memory.default.pj_probe_{uuid.uuid4().hex[:8]}"
+    cur.execute(f"CREATE TABLE {table} AS SELECT n_name FROM tpch.tiny.nation")
+    cur.fetchall()
+    try:
+        cur.execute(f"SELECT count(*) FROM {table}")
+        assert cur.fetchall() == [[25]]
+    finally:
+        cur.execute(f"DROP TABLE {table}")
+        cur.fetchall()
+
+
+@pytest.mark.services
+@pytest.mark.skipif(not TRINO_MYSQL_PLUGIN.is_dir(), reason="trino-mysql 476 plugin not fetched (see dev/fetch.sh)")
+def test_trino_mysql_catalog_reads_mariadb():
+    cur = trino_cursor()
+    cur.execute("SELECT count(*) FROM mysql.tpch.nation")
+    assert cur.fetchall() == [[25]]
+
+
+@pytest.mark.services
+def test_mariadb_holds_tpch_nation():
+    import pymysql
+
+    creds = credentials()
+    conn = pymysql.connect(
+        host=HOST, port=MYSQL_PORT, user=creds["PYSPARK_JOBS_MYSQL_USER"],
+        password=creds["PYSPARK_JOBS_MYSQL_PASSWORD"], database="tpch",
+    )
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*), COUNT(DISTINCT n_nationkey) FROM nation")
+        assert cur.fetchone() == (25, 25)
+
+
+@pytest.mark.services
+def test_s3_put_and_get_through_moto(monkeypatch):
+    import boto3
+
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(key, "testing")
+    s3 = boto3.client("s3", endpoint_url=f"http://{HOST}:{S3_PORT}", region_name="us-east-1")
+    bucket = f"pj-test-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    try:
+        s3.put_object(Bucket=bucket, Key="a/b.txt", Body=b"hello")
+        assert s3.get_object(Bucket=bucket, Key="a/b.txt")["Body"].read() == b"hello"
+    finally:
+        s3.delete_object(Bucket=bucket, Key="a/b.txt")
+        s3.delete_bucket(Bucket=bucket)
+
+
+def test_up_refuses_a_taken_port_in_one_line(tmp_path):
+    """Runs against an empty var/ of its own, so the running services are not touched."""
+    with socket.socket() as listener:
+        listener.bind((HOST, 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        env = {**os.environ, "PYSPARK_JOBS_VAR": str(tmp_path), "PYSPARK_JOBS_S3_PORT": str(port)}
+        result = subprocess.run(
+            [ROOT / "dev" / "services.sh", "up", "moto"], env=env, capture_output=True, text=True, check=False,
+        )
+    expected = (
+        f"error: moto: port {HOST}:{port} is already in use by another process; "
+        "stop that process or set PYSPARK_JOBS_S3_PORT to a free port"
+    )
+    assert result.returncode != 0
+    assert result.stderr.splitlines() == [expected]
+    assert not (tmp_path / "moto" / "moto.pid").exists()
