@@ -14,7 +14,7 @@ export PYSPARK_JOBS_HOME := $(CURDIR)
 export PYSPARK_JOBS_VAR ?= $(CURDIR)/var
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup deps fetch services services-down services-status data demo test check lint package publish bench clean
+.PHONY: help setup deps fetch services services-down services-status data demo test check lint package publish bench bench-tpch clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -65,6 +65,15 @@ package: deps ## build dist/<branch-slug>/ for BRANCH (default: the current bran
 
 publish: package ## upload dist/<branch-slug>/ to the artifact store; PROD=1 also marks it production's
 	$(BIN)/python packaging/publish.py $(PACKAGE_BRANCH_ARG) $(if $(filter 1,$(PROD)),--prod)
+
+BENCH_SF ?= 1
+REPEAT ?= 5
+
+bench: setup ## measure against the baselines (BENCH_SF=1, REPEAT=5) and write BENCHMARKS.md
+	$(BIN)/python dev/bench.py --sf $(BENCH_SF) --repeat $(REPEAT)
+
+bench-tpch: setup ## TPC-H DataFrame jobs against their SQL twins at SF (default 1)
+	$(BIN)/python dev/bench.py --sf $(if $(filter 0.01,$(SF)),1,$(SF)) --repeat $(REPEAT) --only tpch --output BENCHMARKS-tpch.md
 
 clean: services-down ## remove var/ and dist/
 	rm -rf var dist

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from common.environments import Environment
 from common.errors import PysparkJobsError
 from common.graph import StepGraph
+from common.job import RunParams
 from common.registry import get_job
 from common.settings import load_settings
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from common.contracts import Table
     from common.io.warehouse import WriteResult
 
-__all__ = ["RunConfig", "RunSummary", "run_job", "StepError", "read_inputs"]
+__all__ = ["RunConfig", "RunSummary", "Plan", "plan_job", "run_job", "StepError", "read_inputs"]
 
 log = logging.getLogger(__name__)
 SOURCES = ("lake", "trino")
@@ -102,10 +103,20 @@ def read_inputs(
     return frames
 
 
-def run_job(config: RunConfig, spark: SparkSession | None = None) -> RunSummary:
-    from pyspark import StorageLevel
+@dataclass
+class Plan:
+    """A job's inputs and step frames for one run, built lazily: nothing is read or written yet."""
 
-    from common.io.warehouse import WarehouseWriter
+    job: type
+    params: RunParams
+    env: Environment
+    graph: StepGraph
+    sources: dict[str, tuple[DataFrame, str]]
+    frames: dict[str, DataFrame]
+
+
+def plan_job(config: RunConfig, spark: SparkSession | None = None) -> Plan:
+    """Validate the run, then build every step's DataFrame (analysis only, no action)."""
     from common.session import get_spark
 
     if config.source not in SOURCES:
@@ -113,19 +124,12 @@ def run_job(config: RunConfig, spark: SparkSession | None = None) -> RunSummary:
     job_cls = get_job(config.job)
     p = job_cls.parse_params(config.ds, config.params)
     env = Environment(config.env, config.branch)
-    job = job_cls()
-    graph = StepGraph.build(job_cls.name, job.steps(p), set(job_cls.inputs), list(job_cls.outputs))
-    for alias, table in job_cls.outputs.items():
+    graph = StepGraph.build(job_cls.name, job_cls().steps(p), set(job_cls.inputs), list(job_cls.outputs))
+    for table in job_cls.outputs.values():
         env.check_write(env.output_name(table))  # refuse before any work is done
     spark = spark or get_spark(f"pyspark-jobs {job_cls.name} {p.ds}")
-    summary = RunSummary(job=job_cls.name, ds=p.ds, env=env.name if not env.slug else f"qa/{env.slug}")
-    started = time.perf_counter()
-
-    t = time.perf_counter()
     sources = read_inputs(spark, job_cls.inputs, env, config)
-    summary.timings.append(("read inputs (plan)", time.perf_counter() - t))
     frames: dict[str, DataFrame] = {alias: df for alias, (df, _) in sources.items()}
-
     for name in graph.order:
         st = graph.steps[name]
         try:
@@ -134,6 +138,22 @@ def run_job(config: RunConfig, spark: SparkSession | None = None) -> RunSummary:
             raise
         except Exception as exc:
             raise StepError(f"job {job_cls.name}, step {name} [{st.where}]: {str(exc).splitlines()[0]}") from exc
+    return Plan(job=job_cls, params=p, env=env, graph=graph, sources=sources, frames=frames)
+
+
+def run_job(config: RunConfig, spark: SparkSession | None = None) -> RunSummary:
+    from pyspark import StorageLevel
+
+    from common.io.warehouse import WarehouseWriter
+
+    started = time.perf_counter()
+    plan = plan_job(config, spark)
+    job_cls, p, env, graph, sources, frames = (
+        plan.job, plan.params, plan.env, plan.graph, plan.sources, plan.frames
+    )
+    spark = next(iter(frames.values())).sparkSession if frames else spark
+    summary = RunSummary(job=job_cls.name, ds=p.ds, env=env.name if not env.slug else f"qa/{env.slug}")
+    summary.timings.append(("plan (read inputs, build steps)", time.perf_counter() - started))
 
     level = StorageLevel.MEMORY_AND_DISK
     pending = {name: set(outs) for name, outs in graph.feeds.items()}
