@@ -8,7 +8,6 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 SF ?= 0.01
 DS ?= 1995-03-15
-BRANCH ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo main)
 
 export PYSPARK_JOBS_HOME := $(CURDIR)
 export PYSPARK_JOBS_VAR ?= $(CURDIR)/var

@@ -3,11 +3,17 @@ supplier and part joins. Pure `DataFrame -> DataFrame` functions, no session and
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pyspark.sql import Column
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-__all__ = ["revenue", "with_revenue", "with_nation", "with_region", "nations_in_region"]
+if TYPE_CHECKING:
+    from datetime import date
+
+__all__ = ["revenue", "with_revenue", "with_nation", "with_region", "nations_in_region", "in_period", "suppliers_in_nation",
+           "with_supplier_nation"]
 
 
 def revenue() -> Column:
@@ -41,3 +47,22 @@ def nations_in_region(nation: DataFrame, region: DataFrame, *, region_name: str)
     return nation.join(regions, on=nation["n_regionkey"] == regions["r_regionkey"], how="inner").select(
         "n_nationkey", "n_name"
     )
+
+
+def in_period(column: str, start: date, *, months: int) -> Column:
+    """`start <= column < start + months`: TPC-H's `date 'D' + interval 'N' month|year` windows."""
+    first = F.lit(start)
+    return (F.col(column) >= first) & (F.col(column) < F.add_months(first, months))
+
+
+def suppliers_in_nation(supplier: DataFrame, nation: DataFrame, *, nation_name: str) -> DataFrame:
+    """The supplier rows whose nation is `nation_name` (supplier columns only)."""
+    nations = nation.filter(F.col("n_name") == nation_name).select("n_nationkey")
+    return supplier.join(nations, on=supplier["s_nationkey"] == nations["n_nationkey"], how="left_semi")
+
+
+def with_supplier_nation(df: DataFrame, supplier: DataFrame, nation: DataFrame, *, key: str, name: str) -> DataFrame:
+    """Adds `name`: the nation name of the supplier whose key is in column `key` (inner join)."""
+    suppliers = with_nation(supplier.select("s_suppkey", "s_nationkey"), nation, key="s_nationkey", prefix="__sn")
+    names = suppliers.select(F.col("s_suppkey").alias("__supplier"), F.col("__sn_name").alias(name))
+    return df.join(names, on=F.col(key) == F.col("__supplier"), how="inner").drop("__supplier")
