@@ -1,0 +1,145 @@
+"""One job run as a spark-submit: the same arguments on EMR (a step) and locally (a process).
+
+`SubmitSpec` holds what a run is (job, ds, env, branch, artifact, params, Spark conf);
+`emr_step()` and `local_command()` differ only in how they start: EMR's command-runner with
+`--master yarn --deploy-mode cluster`, locally `--master local-cluster[...]` in client mode
+with the driver on a local interpreter. Everything after that prefix is `submit_args()`, so
+what runs on a laptop is what runs on the cluster.
+
+Standard library only: Airflow workers and DAG files import it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+__all__ = ["ARCHIVE_ALIAS", "ARTIFACT_FILES", "LOCAL_MASTER", "SubmitSpec", "SubmitSpecError"]
+
+ARCHIVE_ALIAS = "environment"  # --archives environment.tar.gz#environment
+ARTIFACT_FILES = ("environment.tar.gz", "jobs.zip", "main.py")
+ARCHIVE_PYTHON = f"./{ARCHIVE_ALIAS}/bin/python"
+LOCAL_MASTER = "local-cluster[2,1,1024]"
+EMR_COMMAND_RUNNER = "command-runner.jar"
+_ENVS = ("local", "qa", "prod")
+_TEMPLATE = re.compile(r"^\{\{.*\}\}$")
+_DS = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# The archive's interpreter for the driver (yarn cluster mode: it runs in the application
+# master's container) and for every executor. spark.pyspark.python is what the driver sends
+# with each Python task, so it is the setting executors really obey; the two env settings
+# cover code that reads PYSPARK_PYTHON itself. PYSPARK_JOBS_CATALOG=cluster makes the job use
+# the cluster's catalog (common/session.py); on local-cluster the yarn settings are inert.
+BASE_CONF: Mapping[str, str] = MappingProxyType(
+    {
+        "spark.pyspark.python": ARCHIVE_PYTHON,
+        "spark.yarn.appMasterEnv.PYSPARK_PYTHON": ARCHIVE_PYTHON,
+        "spark.executorEnv.PYSPARK_PYTHON": ARCHIVE_PYTHON,
+        "spark.yarn.appMasterEnv.PYSPARK_JOBS_CATALOG": "cluster",
+    }
+)
+
+
+class SubmitSpecError(ValueError):
+    """A SubmitSpec field is invalid; the message names the field and the fix."""
+
+
+def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, str]:
+    return MappingProxyType({str(k): str(v) for k, v in sorted((mapping or {}).items())})
+
+
+@dataclass(frozen=True)
+class SubmitSpec:
+    """What one run is. `ds` may be an Airflow template such as "{{ ds }}" until rendered."""
+
+    job: str
+    ds: str
+    env: str
+    artifact: str  # base URI holding environment.tar.gz, jobs.zip, main.py (s3://..., or a folder)
+    branch: str | None = None
+    params: Mapping[str, str] = field(default_factory=dict)
+    conf: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", _frozen(self.params))
+        object.__setattr__(self, "conf", _frozen(self.conf))
+        if not self.job or any(c.isspace() for c in self.job):
+            raise SubmitSpecError(f"job {self.job!r} must be a job name such as 'tpch.q01'")
+        if not (_DS.match(self.ds) or _TEMPLATE.match(self.ds)):
+            raise SubmitSpecError(f"ds {self.ds!r} must be YYYY-MM-DD or a template such as '{{{{ ds }}}}'")
+        if self.env not in _ENVS:
+            raise SubmitSpecError(f"env {self.env!r} must be one of {', '.join(_ENVS)}")
+        if self.env == "qa" and not self.branch:
+            raise SubmitSpecError("env qa needs a branch: qa outputs go to that branch's namespace")
+        if not self.artifact:
+            raise SubmitSpecError("artifact must be the base URI of a packaged branch (dist/<slug> or s3://...)")
+        for key in self.params:
+            if not key or "=" in key or key == "ds":
+                raise SubmitSpecError(f"param name {key!r} is invalid (no '=', and ds is not a param)")
+        clash = sorted(set(self.conf) & set(BASE_CONF))
+        if clash:
+            raise SubmitSpecError(f"conf {clash[0]} is set by the framework; it makes the archive's Python run")
+
+    def uri(self, name: str) -> str:
+        return f"{self.artifact.rstrip('/')}/{name}"
+
+    def app_args(self) -> list[str]:
+        """The application's own arguments: `run JOB --ds D --env E [--branch B] [--param k=v]`."""
+        args = ["run", self.job, "--ds", self.ds, "--env", self.env]
+        if self.branch:
+            args += ["--branch", self.branch]
+        for key, value in self.params.items():
+            args += ["--param", f"{key}={value}"]
+        return args
+
+    def submit_args(self) -> list[str]:
+        """Everything after master and deploy mode; identical for EMR and local runs."""
+        args = [
+            "--archives", f"{self.uri('environment.tar.gz')}#{ARCHIVE_ALIAS}",
+            "--py-files", self.uri("jobs.zip"),
+        ]
+        for key, value in {**BASE_CONF, **self.conf}.items():
+            args += ["--conf", f"{key}={value}"]
+        return [*args, self.uri("main.py"), *self.app_args()]
+
+    @staticmethod
+    def emr_prefix() -> list[str]:
+        return ["spark-submit", "--deploy-mode", "cluster", "--master", "yarn"]
+
+    def emr_args(self) -> list[str]:
+        return [*self.emr_prefix(), *self.submit_args()]
+
+    def emr_step(self, name: str, *, action_on_failure: str = "CONTINUE") -> dict[str, Any]:
+        """The step for EmrHook/boto3 `add_job_flow_steps(Steps=[...])`."""
+        if len(name) > 256:
+            raise SubmitSpecError(f"EMR step names hold at most 256 characters; {name[:40]!r}... has {len(name)}")
+        return {
+            "Name": name,
+            "ActionOnFailure": action_on_failure,
+            "HadoopJarStep": {"Jar": EMR_COMMAND_RUNNER, "Args": self.emr_args()},
+        }
+
+    @staticmethod
+    def local_prefix(spark_submit: str, driver_python: str, master: str = LOCAL_MASTER) -> list[str]:
+        # Client mode: the driver runs here on an interpreter that has pyspark, since
+        # ./environment exists only in the executors' working directories.
+        return [
+            spark_submit, "--deploy-mode", "client", "--master", master,
+            "--conf", f"spark.pyspark.driver.python={driver_python}",
+        ]
+
+    def local_command(self, *, spark_submit: str, driver_python: str, master: str = LOCAL_MASTER) -> list[str]:
+        return [*self.local_prefix(spark_submit, driver_python, master), *self.submit_args()]
+
+    def rendered(self, ds: str) -> SubmitSpec:
+        """This spec with a concrete ds (Airflow renders templates before execute)."""
+        return SubmitSpec(self.job, ds, self.env, self.artifact, self.branch, self.params, self.conf)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-able fields, e.g. for XCom; `SubmitSpec(**d)` rebuilds it."""
+        return {
+            "job": self.job, "ds": self.ds, "env": self.env, "artifact": self.artifact,
+            "branch": self.branch, "params": dict(self.params), "conf": dict(self.conf),
+        }

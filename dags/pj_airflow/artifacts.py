@@ -1,0 +1,69 @@
+"""Where a run's packaged artifact is, decided when the task runs (never at parse time).
+
+In order: the operator's `artifact` argument; `PYSPARK_JOBS_ARTIFACT_URI` (a pin); for the
+local launcher the built folder `$PYSPARK_JOBS_DIST/<slug>` (default `<home>/dist`, what
+`make package` writes); for EMR the pointer `<store>/<channel>/current.json` that
+`make publish` writes (store: `PYSPARK_JOBS_ARTIFACT_STORE`, an s3:// URI or a folder).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from common.slug import branch_slug
+
+__all__ = ["ArtifactNotFound", "resolve_artifact"]
+
+POINTER = "current.json"
+
+
+class ArtifactNotFound(RuntimeError):
+    """No packaged artifact where the run looks for one; the message says how to make it."""
+
+
+def _home() -> Path:
+    return Path(os.environ.get("PYSPARK_JOBS_HOME") or Path.cwd())
+
+
+def local_artifact(branch: str) -> str:
+    slug = branch_slug(branch)
+    dist = Path(os.environ.get("PYSPARK_JOBS_DIST") or _home() / "dist")
+    folder = (dist / slug).resolve()
+    if not (folder / "manifest.json").is_file():
+        raise ArtifactNotFound(f"no packaged artifact in {folder}: run `make package BRANCH={branch}` first")
+    return str(folder)
+
+
+def _read_pointer(store: str, channel: str) -> dict:
+    if store.startswith("s3://"):
+        import boto3  # only here: EMR runs read the pointer from S3
+
+        bucket, _, prefix = store[len("s3://"):].partition("/")
+        key = "/".join(p for p in (prefix.strip("/"), channel, POINTER) if p)
+        endpoint = os.environ.get("PYSPARK_JOBS_S3_ENDPOINT") or None
+        client = boto3.client("s3", endpoint_url=endpoint)
+        try:
+            body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except client.exceptions.NoSuchKey:
+            raise ArtifactNotFound(f"no s3://{bucket}/{key}: run `make publish` for that branch") from None
+        return json.loads(body)
+    path = Path(store.removeprefix("file://")) / channel / POINTER
+    if not path.is_file():
+        raise ArtifactNotFound(f"no {path}: run `make publish` for that branch")
+    return json.loads(path.read_text())
+
+
+def resolve_artifact(*, launcher: str, branch: str, channel: str, explicit: str | None = None) -> str:
+    """The base URI holding environment.tar.gz, jobs.zip and main.py for this run."""
+    pinned = explicit or os.environ.get("PYSPARK_JOBS_ARTIFACT_URI")
+    if pinned:
+        return pinned.removeprefix("file://") if launcher == "local" else pinned
+    if launcher == "local":
+        return local_artifact(branch)
+    store = os.environ.get("PYSPARK_JOBS_ARTIFACT_STORE") or str(_home() / "var" / "artifacts")
+    base = _read_pointer(store, channel).get("base_uri")
+    if not base:
+        raise ArtifactNotFound(f"{store}/{channel}/{POINTER} names no base_uri")
+    return base.rstrip("/")

@@ -1,0 +1,94 @@
+"""From job names to tasks: `jobs_dag("tpch_daily", job_names(prefix="tpch.q"), ...)`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from airflow.sdk import DAG
+
+from common.registry import discover, get_job
+from pj_airflow.deployment import Deployment, current_deployment
+from pj_airflow.graph import DependencyError, infer_dependencies, topological_order
+from pj_airflow.operator import SparkJobOperator
+
+__all__ = ["job_names", "job_tasks", "jobs_dag"]
+
+
+def job_names(*, prefix: str = "", where: Callable[[str], bool] | None = None) -> list[str]:
+    """Registered job names starting with `prefix` and passing `where`, sorted."""
+    return [name for name in discover() if name.startswith(prefix) and (where is None or where(name))]
+
+
+def _upstream(jobs: list[str], dependencies: Mapping[str, Iterable[str]] | None, infer: bool) -> dict[str, set[str]]:
+    meta = {name: get_job(name).describe() for name in jobs}
+    upstream = infer_dependencies(meta) if infer else {name: set() for name in jobs}
+    for job, ups in (dependencies or {}).items():
+        for name in (job, *ups):
+            if name not in upstream:
+                raise DependencyError(f"dependency names {name!r}, which is not a job of this DAG")
+        upstream[job].update(ups)
+    return upstream
+
+
+def job_tasks(
+    jobs: Iterable[str],
+    *,
+    deployment: Deployment | None = None,
+    dependencies: Mapping[str, Iterable[str]] | None = None,
+    infer: bool = True,
+    job_params: Mapping[str, Mapping[str, str]] | None = None,
+    spark_conf: Mapping[str, Mapping[str, str]] | None = None,
+    **operator_kwargs: Any,
+) -> dict[str, SparkJobOperator]:
+    """One task per job inside the current DAG context, wired upstream -> downstream.
+
+    `dependencies` adds edges by hand ({"job": ["runs before it", ...]}); with `infer` (the
+    default) a job writing a table runs before the jobs reading it. A cycle raises
+    DependencyCycleError naming it.
+    """
+    deployment = deployment or current_deployment()
+    names = list(dict.fromkeys(jobs))
+    if not names:
+        raise DependencyError("no jobs given")
+    upstream = _upstream(names, dependencies, infer)
+    tasks: dict[str, SparkJobOperator] = {}
+    for name in topological_order(upstream):
+        tasks[name] = SparkJobOperator(
+            job=name,
+            env=deployment.env,
+            branch=deployment.run_branch,
+            artifact_branch=deployment.branch,
+            artifact_channel=deployment.artifact_channel,
+            default_launcher=deployment.default_launcher,
+            job_params=(job_params or {}).get(name),
+            spark_conf=(spark_conf or {}).get(name),
+            **operator_kwargs,
+        )
+        for up in sorted(upstream[name]):
+            tasks[up] >> tasks[name]
+    return tasks
+
+
+def jobs_dag(
+    base_id: str,
+    jobs: Iterable[str],
+    *,
+    deployment: Deployment | None = None,
+    dependencies: Mapping[str, Iterable[str]] | None = None,
+    infer: bool = True,
+    job_params: Mapping[str, Mapping[str, str]] | None = None,
+    spark_conf: Mapping[str, Mapping[str, str]] | None = None,
+    operator_kwargs: Mapping[str, Any] | None = None,
+    **dag_kwargs: Any,
+) -> DAG:
+    """A DAG whose id and tags follow the deployment (qa ids carry the branch slug)."""
+    deployment = deployment or current_deployment()
+    dag_kwargs.setdefault("catchup", False)
+    dag_kwargs.setdefault("max_active_runs", 1)
+    default_args = {"retries": 0 if deployment.name == "local" else 2, **dag_kwargs.pop("default_args", {})}
+    tags = [*deployment.tags(), *dag_kwargs.pop("tags", [])]
+    with DAG(deployment.dag_id(base_id), default_args=default_args, tags=tags, **dag_kwargs) as dag:
+        job_tasks(jobs, deployment=deployment, dependencies=dependencies, infer=infer,
+                  job_params=job_params, spark_conf=spark_conf, **dict(operator_kwargs or {}))
+    return dag

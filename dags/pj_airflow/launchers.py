@@ -1,0 +1,221 @@
+"""The two ways a SubmitSpec runs: an EMR step, or spark-submit on local-cluster.
+
+Both are plain classes driven by `SparkJobOperator`; they import the AWS provider or the
+local Spark settings only when a task runs, never when a DAG file is parsed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from common.submit import SubmitSpec
+
+__all__ = ["LAUNCHERS", "EmrLauncher", "LaunchError", "LocalLauncher", "step_name"]
+
+LAUNCHERS = ("emr", "local")
+ACTIVE = ("PENDING", "RUNNING")
+DONE = "COMPLETED"
+TERMINAL = ("COMPLETED", "CANCELLED", "FAILED", "INTERRUPTED")
+_APP_ID = re.compile(r"app-\d{14}-\d{4}")
+
+
+class LaunchError(RuntimeError):
+    """The run could not start or did not succeed; the message says where to look."""
+
+
+def step_name(dag_id: str, task_id: str, run_id: str, map_index: int = -1) -> str:
+    """One name per task instance and run, the same on every try: how a retry finds its step."""
+    name = f"pyspark-jobs {dag_id}.{task_id} {run_id}" + (f" [{map_index}]" if map_index >= 0 else "")
+    if len(name) > 256:  # EMR's limit; keep it unique with a hash of the whole name
+        name = name[:239] + "#" + hashlib.sha256(name.encode()).hexdigest()[:16]
+    return name
+
+
+class EmrLauncher:
+    """Add the spec as a step (or adopt this run's step from an earlier try) and wait for it."""
+
+    def __init__(self, *, cluster_id: str, aws_conn_id: str | None, poll_interval: float,
+                 log: logging.Logger) -> None:
+        if not cluster_id:
+            raise LaunchError("no EMR cluster: pass cluster_id or set PYSPARK_JOBS_EMR_CLUSTER_ID")
+        self.cluster_id = cluster_id
+        self.aws_conn_id = aws_conn_id
+        self.poll_interval = poll_interval
+        self.log = log
+        self.step_id: str | None = None
+        self._stop = threading.Event()
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from airflow.providers.amazon.aws.hooks.emr import EmrHook
+
+            self._client = EmrHook(aws_conn_id=self.aws_conn_id).conn
+        return self._client
+
+    def find_step(self, name: str) -> dict | None:
+        """This run's newest step that is pending, running or completed (list_steps is newest first)."""
+        paginator = self.client.get_paginator("list_steps")
+        for page in paginator.paginate(ClusterId=self.cluster_id, StepStates=[*ACTIVE, DONE]):
+            for found in page.get("Steps", []):
+                if found["Name"] == name:
+                    return found
+        return None
+
+    def log_location(self, step_id: str) -> str:
+        cluster = self.client.describe_cluster(ClusterId=self.cluster_id)["Cluster"]
+        log_uri = cluster.get("LogUri")
+        if not log_uri:
+            return f"(cluster {self.cluster_id} has no LogUri) /mnt/var/log/hadoop/steps/{step_id}/ on the primary node"
+        log_uri = re.sub(r"^s3n://", "s3://", log_uri).rstrip("/")
+        return f"{log_uri}/{self.cluster_id}/steps/{step_id}/ (stderr.gz, stdout.gz, controller.gz)"
+
+    def submit(self, spec: SubmitSpec, name: str) -> tuple[str, str]:
+        """(step id, state): this run's existing step if there is one, else a new step."""
+        existing = self.find_step(name)
+        if existing is not None:
+            self.step_id = existing["Id"]
+            state = existing["Status"]["State"]
+            self.log.info("found step %s (%s) from an earlier try of this run: not submitting again", self.step_id, state)
+            return self.step_id, state
+        response = self.client.add_job_flow_steps(JobFlowId=self.cluster_id, Steps=[spec.emr_step(name)])
+        self.step_id = response["StepIds"][0]
+        self.log.info("added step %s %r to cluster %s", self.step_id, name, self.cluster_id)
+        return self.step_id, "PENDING"
+
+    def wait(self, step_id: str) -> dict:
+        """Poll until the step ends; raise LaunchError unless it completed."""
+        last = None
+        while True:
+            status = self.client.describe_step(ClusterId=self.cluster_id, StepId=step_id)["Step"]["Status"]
+            state = status["State"]
+            if state != last:
+                self.log.info("step %s: %s", step_id, state)
+                last = state
+            if state in TERMINAL:
+                break
+            if self._stop.wait(self.poll_interval):
+                raise LaunchError(f"stopped waiting for step {step_id}: the task was killed")
+        if state != DONE:
+            details = status.get("FailureDetails") or {}
+            reason = "; ".join(f"{k}: {details[k]}" for k in ("Reason", "Message", "LogFile") if details.get(k))
+            raise LaunchError(f"EMR step {step_id} {state}" + (f" ({reason})" if reason else "")
+                              + f"; logs: {self.log_location(step_id)}")
+        return status
+
+    def run(self, spec: SubmitSpec, name: str) -> dict[str, Any]:
+        step_id, state = self.submit(spec, name)
+        self.log.info("step logs: %s", self.log_location(step_id))
+        if state != DONE:
+            self.wait(step_id)
+        return {"cluster_id": self.cluster_id, "step_id": step_id, "step_name": name}
+
+    def kill(self) -> None:
+        self._stop.set()
+        if not self.step_id:
+            return
+        self.log.info("cancelling EMR step %s on %s", self.step_id, self.cluster_id)
+        try:
+            response = self.client.cancel_steps(ClusterId=self.cluster_id, StepIds=[self.step_id],
+                                                StepCancellationOption="SEND_INTERRUPT")
+            for info in response.get("CancelStepsInfoList", []):
+                self.log.info("cancel step %s: %s %s", info.get("StepId"), info.get("Status"), info.get("Reason", ""))
+        except Exception as exc:  # noqa: BLE001 - on_kill must not raise; say what is left running
+            self.log.error("could not cancel step %s (%s): cancel it with `aws emr cancel-steps "
+                           "--cluster-id %s --step-ids %s`", self.step_id, exc, self.cluster_id, self.step_id)
+
+
+class LocalLauncher:
+    """spark-submit on local-cluster as a child process, its output streamed to the task log."""
+
+    def __init__(self, *, log: logging.Logger, master: str | None = None) -> None:
+        self.log = log
+        self.master = master or os.environ.get("PYSPARK_JOBS_LOCAL_MASTER") or "local-cluster[2,1,1024]"
+        self.proc: subprocess.Popen | None = None
+
+    @staticmethod
+    def driver_python() -> str:
+        return os.environ.get("PYSPARK_JOBS_DRIVER_PYTHON") or sys.executable
+
+    @classmethod
+    def spark_submit(cls) -> str:
+        beside = Path(cls.driver_python()).parent / "spark-submit"
+        found = os.environ.get("PYSPARK_JOBS_SPARK_SUBMIT") or (str(beside) if beside.exists() else None)
+        found = found or shutil.which("spark-submit")
+        if not found:
+            raise LaunchError("no spark-submit: install pyspark next to the driver python or set PYSPARK_JOBS_SPARK_SUBMIT")
+        return found
+
+    def command(self, spec: SubmitSpec) -> list[str]:
+        return spec.local_command(spark_submit=self.spark_submit(), driver_python=self.driver_python(),
+                                  master=self.master)
+
+    def environment(self) -> dict[str, str]:
+        # The local catalog (Hive metastore on MariaDB) reaches spark-submit through
+        # SPARK_CONF_DIR, a mode-600 folder: the password stays off every command line.
+        from common.session import (
+            prepare_local_conf_dir,  # pyspark-free; task time only
+        )
+
+        env = dict(os.environ)
+        for name in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "PYSPARK_JOBS_CATALOG", "PYSPARK_GATEWAY_PORT"):
+            env.pop(name, None)
+        env["SPARK_CONF_DIR"] = str(prepare_local_conf_dir())
+        env["PATH"] = f"{Path(self.spark_submit()).parent}{os.pathsep}{env.get('PATH', '')}"
+        return env
+
+    def run(self, spec: SubmitSpec) -> dict[str, Any]:
+        command = self.command(spec)
+        self.log.info("running: %s", " ".join(command))
+        tail: deque[str] = deque(maxlen=40)
+        apps: set[str] = set()
+        with tempfile.TemporaryDirectory(prefix="pyspark-jobs-submit-") as cwd:
+            self.proc = subprocess.Popen(command, cwd=cwd, env=self.environment(), stdout=subprocess.PIPE,
+                                         stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True)
+            assert self.proc.stdout is not None
+            for line in self.proc.stdout:
+                line = line.rstrip("\n")
+                self.log.info("%s", line)
+                tail.append(line)
+                apps.update(_APP_ID.findall(line))
+            code = self.proc.wait()
+        self._remove_worker_dirs(apps)
+        if code != 0:
+            raise LaunchError(f"spark-submit of {spec.job} exited with {code}; last lines:\n" + "\n".join(tail))
+        return {"returncode": code, "command": command}
+
+    def kill(self) -> None:
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        self.log.info("killing spark-submit (process group %s)", proc.pid)
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def _remove_worker_dirs(self, apps: set[str]) -> None:
+        """local-cluster workers unpack the archive under $SPARK_HOME/work/<app-id>; drop them."""
+        if not apps:
+            return
+        code = "import importlib.util, os; print(os.path.dirname(importlib.util.find_spec('pyspark').origin))"
+        found = subprocess.run([self.driver_python(), "-c", code], capture_output=True, text=True, check=False)
+        if found.returncode == 0 and found.stdout.strip():
+            for app in apps:
+                shutil.rmtree(Path(found.stdout.strip()) / "work" / app, ignore_errors=True)

@@ -1,0 +1,115 @@
+"""`SparkJobOperator`: one job run for one ds, on EMR or locally, from the same SubmitSpec.
+
+The launcher is picked when the task runs: the operator's `launcher`, else the environment
+variable `PYSPARK_JOBS_LAUNCHER` (emr | local) of the worker, else the deployment's default
+(emr for prod and qa, local for the local deployment). The artifact is resolved then too
+(see artifacts.py), so parsing a DAG file reads no file, network or Variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException
+
+from common.submit import SubmitSpec, SubmitSpecError
+from pj_airflow.artifacts import ArtifactNotFound, resolve_artifact
+from pj_airflow.launchers import (
+    LAUNCHERS,
+    EmrLauncher,
+    LaunchError,
+    LocalLauncher,
+    step_name,
+)
+
+__all__ = ["SparkJobOperator"]
+
+_UNRESOLVED = "<resolved when the task runs>"
+
+
+class SparkJobOperator(BaseOperator):
+    """Run job `job` for `ds` (default "{{ ds }}") as a spark-submit of a packaged branch."""
+
+    template_fields: Sequence[str] = ("ds", "job_params", "spark_conf", "cluster_id", "artifact")
+    ui_color = "#f4a460"
+
+    def __init__(
+        self,
+        *,
+        job: str,
+        env: str,
+        artifact_branch: str,
+        artifact_channel: str,
+        branch: str | None = None,
+        ds: str = "{{ ds }}",
+        job_params: Mapping[str, str] | None = None,
+        spark_conf: Mapping[str, str] | None = None,
+        launcher: str | None = None,
+        default_launcher: str = "emr",
+        artifact: str | None = None,
+        cluster_id: str | None = None,
+        aws_conn_id: str | None = "aws_default",
+        poll_interval: float = 30.0,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("task_id", job)
+        super().__init__(**kwargs)
+        for name, value in (("launcher", launcher), ("default_launcher", default_launcher)):
+            if value is not None and value not in LAUNCHERS:
+                raise ValueError(f"{name}={value!r}: use one of {', '.join(LAUNCHERS)}")
+        # Validate at parse time what can be validated (job, env, branch, param names).
+        SubmitSpec(job=job, ds=ds, env=env, artifact=_UNRESOLVED, branch=branch,
+                   params=job_params or {}, conf=spark_conf or {})
+        self.job = job
+        self.env = env
+        self.branch = branch
+        self.ds = ds
+        self.job_params = dict(job_params or {})
+        self.spark_conf = dict(spark_conf or {})
+        self.launcher = launcher
+        self.default_launcher = default_launcher
+        self.artifact_branch = artifact_branch
+        self.artifact_channel = artifact_channel
+        self.artifact = artifact
+        self.cluster_id = cluster_id
+        self.aws_conn_id = aws_conn_id
+        self.poll_interval = poll_interval
+        self._running: EmrLauncher | LocalLauncher | None = None
+
+    def chosen_launcher(self) -> str:
+        name = self.launcher or os.environ.get("PYSPARK_JOBS_LAUNCHER") or self.default_launcher
+        if name not in LAUNCHERS:
+            raise AirflowException(f"PYSPARK_JOBS_LAUNCHER={name!r}: use one of {', '.join(LAUNCHERS)}")
+        return name
+
+    def build_spec(self, launcher: str) -> SubmitSpec:
+        artifact = resolve_artifact(launcher=launcher, branch=self.artifact_branch,
+                                    channel=self.artifact_channel, explicit=self.artifact)
+        return SubmitSpec(job=self.job, ds=self.ds, env=self.env, artifact=artifact, branch=self.branch,
+                          params=self.job_params, conf=self.spark_conf)
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        launcher = self.chosen_launcher()
+        try:
+            spec = self.build_spec(launcher)
+            self.log.info("%s launcher, artifact %s", launcher, spec.artifact)
+            if launcher == "emr":
+                ti = context["ti"]
+                emr = EmrLauncher(cluster_id=self.cluster_id or os.environ.get("PYSPARK_JOBS_EMR_CLUSTER_ID", ""),
+                                  aws_conn_id=self.aws_conn_id, poll_interval=self.poll_interval, log=self.log)
+                self._running = emr
+                result = emr.run(spec, step_name(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1)))
+            else:
+                local = LocalLauncher(log=self.log)
+                self._running = local
+                result = local.run(spec)
+        except (LaunchError, ArtifactNotFound, SubmitSpecError) as exc:
+            raise AirflowException(str(exc)) from None
+        return {"launcher": launcher, "spec": spec.as_dict(), **result}
+
+    def on_kill(self) -> None:
+        if self._running is not None:
+            self._running.kill()

@@ -1,0 +1,170 @@
+"""The EMR launcher against the moto server: the step it adds, a retry, a kill, a failure.
+
+moto (5.2) keeps a step PENDING/RUNNING forever and does not implement CancelSteps: the
+kill test checks that the cancel request goes out for the right step and that the task
+stops and says how to cancel by hand; a step's FAILED end is tested with botocore's Stubber.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from types import SimpleNamespace
+
+import pytest
+
+boto3 = pytest.importorskip("boto3")
+from airflow.sdk.exceptions import AirflowException
+from botocore.stub import Stubber
+from pj_airflow.launchers import EmrLauncher, LaunchError, LocalLauncher, step_name
+from pj_airflow.operator import SparkJobOperator
+
+from common.slug import branch_slug
+from common.submit import SubmitSpec
+
+ENDPOINT = "http://127.0.0.1:15000"
+BRANCH = "feature/emr-test"
+ARTIFACT = f"s3://pj-artifacts/builds/{branch_slug(BRANCH)}/0123abcd"
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": ENDPOINT}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    client = boto3.client("emr", endpoint_url=ENDPOINT, region_name="us-east-1")
+    try:
+        client.list_clusters()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"moto server not reachable on {ENDPOINT}: {exc} (make services)")
+    return client
+
+
+@pytest.fixture
+def cluster(aws):
+    found = aws.run_job_flow(
+        Name=f"pj-test-{uuid.uuid4().hex[:6]}", ReleaseLabel="emr-7.1.0", LogUri="s3://pj-emr-logs/logs/",
+        Instances={"MasterInstanceType": "m5.xlarge", "SlaveInstanceType": "m5.xlarge", "InstanceCount": 3,
+                   "KeepJobFlowAliveWhenNoSteps": True},
+        JobFlowRole="EMR_EC2_DefaultRole", ServiceRole="EMR_DefaultRole",
+    )
+    yield found["JobFlowId"]
+    aws.terminate_job_flows(JobFlowIds=[found["JobFlowId"]])
+
+
+def operator(cluster_id: str) -> SparkJobOperator:
+    return SparkJobOperator(
+        task_id="demo.daily_revenue", job="demo.daily_revenue", ds="1995-03-15", env="qa", branch=BRANCH,
+        artifact_branch=BRANCH, artifact_channel=branch_slug(BRANCH), artifact=ARTIFACT,
+        job_params={"top_n": "5"}, launcher="emr", cluster_id=cluster_id, aws_conn_id=None, poll_interval=0.2,
+    )
+
+
+CONTEXT = {"ti": SimpleNamespace(dag_id="qa__x__demo_daily_revenue", task_id="demo.daily_revenue",
+                                 run_id="manual__1995-03-15T00:00:00+00:00", map_index=-1)}
+
+
+class Try:
+    """One task try: execute() in a thread, as the task runner would, killable with on_kill()."""
+
+    def __init__(self, op: SparkJobOperator):
+        self.op = op
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.op.execute(CONTEXT)
+        except BaseException as exc:  # noqa: BLE001
+            self.error = exc
+
+    def stop(self) -> None:
+        self.op.on_kill()
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive()
+
+    def die(self) -> None:
+        """The worker is lost mid-try (no on_kill): its step keeps running on the cluster."""
+        self.op._running._stop.set()
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive()
+
+
+def wait_for(condition, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def steps(client, cluster_id: str) -> list[dict]:
+    return client.list_steps(ClusterId=cluster_id)["Steps"]
+
+
+@pytest.mark.services
+def test_the_step_carries_the_local_launchers_args_a_retry_adopts_it_and_a_kill_cancels_it(aws, cluster):
+    first = Try(operator(cluster))
+    [added] = wait_for(lambda: steps(aws, cluster))
+    step = aws.describe_step(ClusterId=cluster, StepId=added["Id"])["Step"]
+    assert step["Name"] == step_name(**{k: getattr(CONTEXT["ti"], k) for k in ("dag_id", "task_id", "run_id")})
+    assert step["ActionOnFailure"] == "CONTINUE"
+    assert step["Config"]["Jar"] == "command-runner.jar"
+
+    # Exactly what the local launcher would run for the same spec, after master/deploy mode.
+    spec = SubmitSpec(job="demo.daily_revenue", ds="1995-03-15", env="qa", branch=BRANCH, artifact=ARTIFACT,
+                      params={"top_n": "5"})
+    local = LocalLauncher(log=__import__("logging").getLogger("test")).command(spec)
+    args = step["Config"]["Args"]
+    assert args[:5] == ["spark-submit", "--deploy-mode", "cluster", "--master", "yarn"]
+    assert args[5:] == local[len(SubmitSpec.local_prefix("x", "y")):]
+    assert args[-9:] == ["run", "demo.daily_revenue", "--ds", "1995-03-15", "--env", "qa",
+                         "--branch", BRANCH, "--param", "top_n=5"][-9:]
+    assert f"{ARTIFACT}/environment.tar.gz#environment" in args
+    assert "spark.yarn.appMasterEnv.PYSPARK_JOBS_CATALOG=cluster" in args
+
+    # The first try's worker is lost while its step runs; a retry of the same run adopts the step.
+    first.die()
+    assert isinstance(first.error, AirflowException)
+    retry = Try(operator(cluster))
+    wait_for(lambda: retry.op._running is not None and retry.op._running.step_id)
+    assert retry.op._running.step_id == added["Id"]
+    time.sleep(1.0)
+    assert [s["Id"] for s in steps(aws, cluster)] == [added["Id"]], "a retry submitted a second step"
+
+    # on_kill sends CancelSteps for this step (moto answers that it is not implemented).
+    sent: list[dict] = []
+    retry.op._running.client.meta.events.register("provide-client-params.emr.CancelSteps",
+                                                   lambda params, **_: sent.append(dict(params)))
+    retry.stop()
+    assert sent == [{"ClusterId": cluster, "StepIds": [added["Id"]], "StepCancellationOption": "SEND_INTERRUPT"}]
+    assert isinstance(retry.error, AirflowException)
+
+
+@pytest.mark.services
+def test_a_failed_step_fails_the_task_naming_its_logs(aws):
+    client = boto3.client("emr", region_name="us-east-1")
+    launcher = EmrLauncher(cluster_id="j-TEST", aws_conn_id=None, poll_interval=0, log=__import__("logging").getLogger("t"))
+    launcher._client = client
+    with Stubber(client) as stub:
+        stub.add_response("describe_step", {"Step": {"Id": "s-1", "Status": {
+            "State": "FAILED", "FailureDetails": {"Reason": "Spark failed", "Message": "exit code 1",
+                                                  "LogFile": "s3://logs/j-TEST/steps/s-1/stderr.gz"}}}})
+        stub.add_response("describe_cluster", {"Cluster": {"Id": "j-TEST", "LogUri": "s3n://logs/"}})
+        with pytest.raises(LaunchError) as failed:
+            launcher.wait("s-1")
+    message = str(failed.value)
+    assert "EMR step s-1 FAILED" in message and "exit code 1" in message
+    assert "s3://logs/j-TEST/steps/s-1/" in message
+
+
+def test_step_names_are_the_same_on_every_try_and_fit_emr():
+    a = step_name("dag", "task", "scheduled__2024-01-01T00:00:00+00:00")
+    assert a == step_name("dag", "task", "scheduled__2024-01-01T00:00:00+00:00")
+    assert len(step_name("d" * 300, "t", "r")) == 256
+    assert step_name("d" * 300, "t", "r") != step_name("d" * 300, "t", "r2")
