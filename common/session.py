@@ -30,6 +30,8 @@ SESSION_DEFAULTS = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.shuffle.partitions": "8",
     "spark.sql.adaptive.enabled": "true",
+    # MySQL CHAR(n) columns would otherwise come back padded to n and block filter pushdown.
+    "spark.sql.legacy.charVarcharAsString": "true",
 }
 
 

@@ -77,11 +77,6 @@ class _Fs:
         path, fs = self._path(uri)
         fs.delete(path, True)
 
-    def children(self, uri: str) -> list[str]:
-        path, fs = self._path(uri)
-        if not fs.exists(path):
-            return []
-        return [s.getPath().toString() for s in fs.listStatus(path)]
 
 
 class WarehouseWriter:
@@ -124,10 +119,9 @@ class WarehouseWriter:
         except BaseException:
             fs.delete(location)
             raise
-        self._swap(spark, physical, p.ds if contract.partition_by else None, location)
-        for stale in fs.children(parent):
-            if stale.rstrip("/").rsplit("/", 1)[-1].startswith("run=") and stale.rstrip("/") != location:
-                fs.delete(stale)
+        previous = self._swap(spark, physical, p.ds if contract.partition_by else None, location)
+        if previous and previous.rstrip("/") != location and "/run=" in previous:
+            fs.delete(previous)  # only the version this write replaced: a concurrent run's files stay
         partition = f"ds={p.ds}" if contract.partition_by else ""
         log.info("wrote %s %s: %d rows", physical, partition, rows)
         return WriteResult(table=physical, partition=partition, rows=rows, location=location)
@@ -149,14 +143,19 @@ class WarehouseWriter:
         spark.sql(f"CREATE TABLE IF NOT EXISTS {physical} ({ddl}) USING parquet {partitioned}")
 
     @staticmethod
-    def _swap(spark: SparkSession, physical: str, ds: str | None, location: str) -> None:
+    def _swap(spark: SparkSession, physical: str, ds: str | None, location: str) -> str | None:
+        """Point the partition (or table) at `location`; return the location it replaced."""
         if ds is None:
+            previous = spark.sql(f"DESCRIBE TABLE EXTENDED {physical}").filter("col_name = 'Location'").first()[1]
             spark.sql(f"ALTER TABLE {physical} SET LOCATION '{location}'")
         else:
             spec = f"PARTITION (ds='{ds}')"
-            exists = spark.sql(f"SHOW PARTITIONS {physical} {spec}").count() > 0
-            if exists:
+            previous = None
+            if spark.sql(f"SHOW PARTITIONS {physical} {spec}").count() > 0:
+                described = spark.sql(f"DESCRIBE TABLE EXTENDED {physical} {spec}")
+                previous = described.filter("col_name = 'Location'").first()[1]
                 spark.sql(f"ALTER TABLE {physical} {spec} SET LOCATION '{location}'")
             else:
                 spark.sql(f"ALTER TABLE {physical} ADD {spec} LOCATION '{location}'")
         spark.catalog.refreshTable(physical)
+        return previous
