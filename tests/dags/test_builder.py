@@ -6,6 +6,7 @@ import pytest
 
 pytest.importorskip("airflow.sdk")
 from airflow.sdk import DAG
+
 from pj_airflow import DependencyCycleError, DependencyError, Deployment, job_tasks
 
 LOCAL = Deployment(name="local", branch="main")

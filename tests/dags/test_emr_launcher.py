@@ -17,11 +17,11 @@ import pytest
 boto3 = pytest.importorskip("boto3")
 from airflow.sdk.exceptions import AirflowException
 from botocore.stub import Stubber
-from pj_airflow.launchers import EmrLauncher, LaunchError, LocalLauncher, step_name
-from pj_airflow.operator import SparkJobOperator
 
 from common.slug import branch_slug
 from common.submit import SubmitSpec
+from pj_airflow.launchers import EmrLauncher, LaunchError, LocalLauncher, step_name
+from pj_airflow.operator import SparkJobOperator
 
 ENDPOINT = "http://127.0.0.1:15000"
 BRANCH = "feature/emr-test"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from pj_airflow.graph import (
     DependencyCycleError,
     DependencyError,

@@ -11,9 +11,9 @@ import threading
 import time
 
 import pytest
-from pj_airflow.launchers import LaunchError, LocalLauncher
 
 from common.submit import SubmitSpec
+from pj_airflow.launchers import LaunchError, LocalLauncher
 
 SPEC = SubmitSpec(job="demo.daily_revenue", ds="1995-03-15", env="local", artifact="/tmp/dist/main")
 

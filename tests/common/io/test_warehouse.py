@@ -36,7 +36,7 @@ def _sales(db: str) -> Table:
 def _run_dirs(spark, physical: str) -> list[str]:
     root = spark.sql(f"DESCRIBE TABLE EXTENDED {physical}").filter("col_name = 'Location'").first()[1]
     found = []
-    for dirpath, dirnames, _ in os.walk(urlparse(root).path):
+    for _, dirnames, _ in os.walk(urlparse(root).path):
         found += [d for d in dirnames if d.startswith("run=")]
     return found
 
