@@ -69,8 +69,11 @@ def diff_frames(
     *,
     key: tuple[str, ...] | None = None,
     tolerance: float = 0.01,
+    rel_tolerance: float = 1e-9,
     names: tuple[str, str] = ("left", "right"),
 ) -> ParityReport:
+    """Numbers differ when |a - b| exceeds both `tolerance` (absolute: a cent for money) and
+    `rel_tolerance` x |b| (for large doubles)."""
     from pyspark.sql import functions as F
 
     types = dict(right.dtypes)
@@ -107,8 +110,8 @@ def diff_frames(
         for c in values:
             lc, rc = F.col(f"l__{c}"), F.col(f"r__{c}")
             if _numeric(types[c]):
-                scale = F.greatest(F.lit(1.0), F.abs(rc.cast("double")))
-                differs = (F.abs(lc.cast("double") - rc.cast("double")) > F.lit(tolerance) * scale) | (
+                allowed = F.greatest(F.lit(tolerance), F.lit(rel_tolerance) * F.abs(rc.cast("double")))
+                differs = (F.abs(lc.cast("double") - rc.cast("double")) > allowed) | (
                     lc.isNull() != rc.isNull()
                 )
             else:

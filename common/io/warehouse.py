@@ -51,6 +51,8 @@ class WarehouseReader:
                 f"table {physical} does not exist in the catalog: load it ('make data' for TPC-H) "
                 "or run the job that writes it"
             )
+        # Other processes write this catalog too: never trust a cached listing of the table.
+        spark.catalog.refreshTable(physical)
         return conform(spark.table(physical), table, physical), physical
 
 

@@ -1,0 +1,78 @@
+"""The parity diff: on frames with known differences, and on a deliberately altered TPC-H job."""
+
+from __future__ import annotations
+
+import pytest
+from pyspark.sql import functions as F
+
+from common.contracts import Table
+from common.job import step
+from common.parity import diff_frames, parity_report
+from common.runner import RunConfig, run_job
+from pyspark_jobs.tpch.q03 import Q03, RESULT
+from tests.helpers import frame
+
+SCHEMA = "k int, name string, amount double"
+
+
+def test_equal_frames_are_equal_within_tolerance(spark):
+    left = frame(spark, SCHEMA, [(1, "a", 1.0), (2, "b", 2.0)])
+    right = frame(spark, SCHEMA, [(2, "b", 2.001), (1, "a", 1.0)])
+    report = diff_frames(left, right, key=("k",), tolerance=0.01)
+    assert report.equal, report.render()
+
+
+def test_every_kind_of_difference_is_reported(spark):
+    left = frame(spark, SCHEMA, [(1, "a", 1.0), (2, "b", 2.0), (3, "c", 3.0)])
+    right = frame(spark, SCHEMA, [(1, "a", 1.5), (2, "B", 2.0), (4, "d", 4.0)])
+    report = diff_frames(left, right, key=("k",), tolerance=0.01, names=("legacy", "new"))
+    assert not report.equal
+    assert (report.left_rows, report.right_rows) == (3, 3)
+    assert (report.only_left, report.only_right) == ([{"k": 3}], [{"k": 4}])
+    assert report.column_diffs == {
+        "name": (1, [{"k": 2, "legacy": "b", "new": "B"}]),
+        "amount": (1, [{"k": 1, "legacy": 1.0, "new": 1.5}]),
+    }
+    text = report.render()
+    assert "1 row(s) only in legacy" in text and "column amount: 1 row(s) differ" in text
+
+
+
+
+def _bump_first(df, *, key: int):
+    """The deliberate mistake: one order's revenue off by 100."""
+    bumped = F.when(F.col("l_orderkey") == key, F.col("revenue") + F.lit(100)).otherwise(F.col("revenue"))
+    return df.withColumn("revenue", bumped.cast("decimal(38,4)"))
+
+
+class _AlteredQ03(Q03):
+    name = "tests.q03_altered"
+    outputs = {"q03": Table("pj_parity.q03", RESULT)}
+
+    def steps(self, p):
+        steps = dict(super().steps(p))
+        steps["q03_true"] = steps.pop("q03")
+        steps["q03"] = step(_bump_first, "q03_true", key=self.key)
+        return steps
+
+    key = 0
+
+
+@pytest.mark.services
+def test_parity_names_the_rows_an_altered_job_gets_wrong(spark):
+    ds = "1998-12-01"
+    run_job(RunConfig(job="tpch.q03_sql", ds=ds, count_inputs=False), spark)
+    first = spark.table("tpch_legacy.q03").filter(F.col("ds") == ds).orderBy(F.col("revenue").desc()).first()
+    _AlteredQ03.key = int(first["l_orderkey"])
+    try:
+        run_job(RunConfig(job="tests.q03_altered", ds=ds, count_inputs=False), spark)
+        report = parity_report("tpch.q03_sql", "tests.q03_altered", ds=ds, spark=spark)
+    finally:
+        spark.sql("DROP DATABASE IF EXISTS pj_parity CASCADE")
+    assert not report.equal
+    assert report.only_left_count == report.only_right_count == 0
+    assert list(report.column_diffs) == ["revenue"]
+    count, rows = report.column_diffs["revenue"]
+    assert count == 1 and rows[0]["l_orderkey"] == first["l_orderkey"]
+    assert rows[0]["tests.q03_altered"] - rows[0]["tpch.q03_sql"] == 100
+    assert f"l_orderkey': {first['l_orderkey']}" in report.render()
