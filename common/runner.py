@@ -98,7 +98,10 @@ def read_inputs(
         lake = WarehouseReader(env)
     frames = {}
     for alias, table in inputs.items():
-        reader = mysql if table.store == "mysql" else lake
+        if config.source == "trino":
+            reader = lake if lake.handles(table) else mysql
+        else:
+            reader = mysql if table.store == "mysql" else lake
         frames[alias] = reader.read(spark, table)
     return frames
 

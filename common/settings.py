@@ -58,6 +58,10 @@ class TrinoSettings:
     jwt: str = field(default="", repr=False)
     # e.g. "tpch.lineitem=tpch.tiny.lineitem,tpch.orders=tpch.tiny.orders"
     table_map: str = ""
+    # per-table sample key, e.g. "tpch.lineitem=l_orderkey,tpch.orders=o_orderkey"
+    sample_keys: str = ""
+    # how MySQL-store inputs are read with --source trino: "jdbc" (direct) or "trino"
+    mysql_via: str = "jdbc"
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         password=get("TRINO_PASSWORD"),
         jwt=get("TRINO_JWT"),
         table_map=get("TRINO_TABLES", "tpch.*=tpch.tiny.*"),
+        sample_keys=get("TRINO_SAMPLE_KEYS"),
+        mysql_via=get("TRINO_MYSQL", "jdbc"),
     )
     return Settings(
         home=home,
