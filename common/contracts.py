@@ -86,7 +86,7 @@ class Table:
     split_column: str | None = field(default=None)
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
+        if not _NAME.fullmatch(self.name):
             raise ValueError(f"table name {self.name!r} must be 'database.table' in lower snake case")
         if self.store not in _STORES:
             raise ValueError(f"table {self.name}: store must be one of {_STORES}, not {self.store!r}")

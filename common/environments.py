@@ -59,9 +59,20 @@ class Environment:
     def check_write(self, physical: str) -> None:
         """Refuse a qa write that would land outside the branch namespace."""
         database, _, name = physical.partition(".")
-        if not (_IDENT.match(database) and _IDENT.match(name)):
+        if not (_IDENT.fullmatch(database) and _IDENT.fullmatch(name)):
+            log.error("refused write to %r from env %s: not a plain database.table name", physical, self.name)
             raise QaIsolationError(f"refused write to {physical!r}: not a plain database.table name")
-        if self.name == "qa" and not database.startswith(self.qa_prefix):
+        if self.name != "qa":
+            return
+        rest = database[len(self.qa_prefix) :]
+        if database.startswith(self.qa_prefix) and (not _IDENT.fullmatch(rest) or "__" in rest):
+            # branch `a` (prefix qa_a__) must not reach qa_a__3f9c0e1b2a__tpch, branch `A`'s namespace
+            log.error("qa isolation: refused write to %s from branch %s", physical, self.branch)
+            raise QaIsolationError(
+                f"refused: qa run of branch {self.branch!r} tried to write {physical}, which is not "
+                f"{self.qa_prefix}<database> for a plain database name; it may be another branch's namespace"
+            )
+        if not database.startswith(self.qa_prefix):
             log.error("qa isolation: refused write to %s from branch %s", physical, self.branch)
             raise QaIsolationError(
                 f"refused: qa run of branch {self.branch!r} tried to write {physical}, a production "

@@ -9,9 +9,9 @@ diff the two (see common.parity).
 from __future__ import annotations
 
 import re
+import sys
 from datetime import date
 from pathlib import Path
-import sys
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 from common.errors import ConfigError, ParamError
@@ -23,19 +23,72 @@ if TYPE_CHECKING:
 __all__ = ["SqlJob", "render_sql", "run_sql"]
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
-_STRINGS_AND_COMMENTS = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|--[^\n]*|/\*.*?\*/", re.S)
+_GLUED_PLACEHOLDER = re.compile(r"[A-Za-z0-9_]\{\{\s*[a-z_][a-z0-9_]*\s*\}\}")
 # Statements that change anything: a SqlJob is one query and its writer does the writing.
 _FORBIDDEN = re.compile(
     r"\b(INSERT|CREATE|DROP|ALTER|DELETE|UPDATE|MERGE|TRUNCATE|SET|RESET|USE|ADD|LOAD|MSCK|REFRESH|"
-    r"CACHE|UNCACHE|GRANT|REVOKE|REPAIR|ANALYZE|OVERWRITE)\b",
+    r"CACHE|UNCACHE|GRANT|REVOKE|REPAIR|ANALYZE|OVERWRITE|"
+    # calls into any static Java method, and Hive script transforms (`USING 'cmd'`) run a program
+    r"REFLECT|JAVA_METHOD|USING(?=\s*''))\b",
     re.I,
 )
+_NAME_CHAR = re.compile(r"[A-Za-z0-9_]")
+
+
+def _code_only(sql: str) -> str:
+    """The SQL as Spark's lexer splits it, comments dropped, literals as `''`, quoted names as `q`.
+
+    Mirrors Spark's rules where they differ from the obvious: comments nest, a `--` comment
+    ends at CR or LF but continues after a backslash-newline, `r'...'` strings have no
+    escapes, and backticks quote names. Where this scanner and Spark disagree, a statement
+    could hide behind what one of them takes for a string, so the rules are kept exact.
+    """
+    out: list[str] = []
+    i, n = 0, len(sql)
+    while i < n:
+        ch, two = sql[i], sql[i : i + 2]
+        if two == "--":
+            i += 2
+            while i < n and sql[i] not in "\r\n":
+                i += 2 if sql[i : i + 2] == "\\\n" else 1
+            out.append(" ")
+        elif two == "/*":
+            depth, i = 1, i + 2
+            while depth and i < n:
+                if sql[i : i + 2] in ("/*", "*/"):
+                    depth += 1 if sql[i] == "/" else -1
+                    i += 2
+                else:
+                    i += 1
+            if depth:
+                raise ConfigError("unterminated /* comment in the SQL")
+            out.append(" ")
+        elif ch in "'\"`":
+            # r'...' is a raw string only where the r starts a token, not ends a name like `for`
+            prefixed = bool(out) and out[-1] in ("r", "R")
+            raw = ch != "`" and prefixed and not (len(out) > 1 and _NAME_CHAR.match(out[-2]))
+            if raw:
+                out.pop()
+            j = i + 1
+            while j < n and (sql[j] != ch or (ch == "`" and sql[j + 1 : j + 2] == "`")):
+                escaped = sql[j] == "`" if ch == "`" else (sql[j] == "\\" and not raw)
+                j += 2 if escaped else 1
+            if j >= n:
+                raise ConfigError(f"unterminated {ch} quote in the SQL")
+            out.append(" q " if ch == "`" else " '' ")
+            i = j + 1
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
 
 
 def _literal(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
+        if value != value or value in (float("inf"), float("-inf")):  # repr would be a name: nan, inf
+            raise ParamError(f"cannot render {value!r} into SQL: not a finite number")
         return repr(value)
     if isinstance(value, (str, date)):
         text = str(value).replace("\\", "\\\\").replace("'", "\\'")
@@ -52,12 +105,20 @@ def render_sql(template: str, values: Mapping[str, Any]) -> str:
             raise ParamError(f"the SQL uses {{{{ {name} }}}} but the job has no such param (ds or a declared param)")
         return _literal(values[name])
 
+    # Inside quotes or a comment, a value's quotes or newlines would end them; right after a
+    # name char, `r{{ v }}` would make the literal a raw string whose escapes don't count.
+    hidden = len(_PLACEHOLDER.findall(template)) - len(_PLACEHOLDER.findall(_code_only(template)))
+    if hidden or _GLUED_PLACEHOLDER.search(template):
+        raise ParamError(
+            "a {{ name }} placeholder sits inside a quoted string or comment or right after a name; "
+            "write it bare and apart, it renders as a quoted literal"
+        )
     return _PLACEHOLDER.sub(sub, template)
 
 
 def check_query(sql: str, where: str) -> str:
     """The SQL, if it is a single read-only query; else a ConfigError saying what was found."""
-    bare = _STRINGS_AND_COMMENTS.sub(" ", sql).strip().rstrip(";").strip()
+    bare = _code_only(sql).strip().rstrip(";").strip()
     if ";" in bare:
         raise ConfigError(f"{where}: a SqlJob runs one query; found more than one statement")
     first = bare.split(None, 1)[0].upper() if bare else ""
@@ -65,7 +126,8 @@ def check_query(sql: str, where: str) -> str:
         raise ConfigError(f"{where}: a SqlJob runs a query (SELECT or WITH), not {first or 'nothing'}")
     bad = _FORBIDDEN.search(bare)
     if bad:
-        raise ConfigError(f"{where}: {bad.group(1).upper()} is not allowed in a SqlJob; its writer does the writing")
+        what = "a script transform (USING 'program')" if bad.group(1).upper() == "USING" else bad.group(1).upper()
+        raise ConfigError(f"{where}: {what} is not allowed in a SqlJob; its writer does the writing")
     return sql.strip().rstrip(";")
 
 
