@@ -9,6 +9,7 @@ number is an error here too.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 import sys
@@ -54,6 +55,35 @@ def _analysis_message(exc: Exception, available: list[str]) -> str:
     return text
 
 
+_CAST = re.compile(r"cast\(([A-Za-z_][A-Za-z0-9_]*)#\d+L? as (date|timestamp)\)")
+
+
+def _source(fn: object) -> str:
+    try:
+        return inspect.getsource(inspect.unwrap(fn))  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        return ""
+
+
+def _implicit_date_casts(df: DataFrame, strings: set[str], code: str) -> list[str]:
+    """String columns the analyzer cast to a date or timestamp without the code asking for it.
+
+    ANSI analysis still lets `string_col < DATE '...'` through by casting the column: at run
+    time that is a column of nulls (or an error). The analyzed plan shows the cast but not who
+    wrote it, so a cast counts as written when the step's code (its source, or its SQL) casts
+    that column itself.
+    """
+    found = []
+    for name, type_ in sorted(set(_CAST.findall(df._jdf.queryExecution().analyzed().toString()))):
+        written = re.search(rf"\b{name}\b[^\n]*\bcast\b|\bcast\b\W+{name}\b|to_{type_}\W+(F\.col\W+)?{name}\b", code, re.I)
+        if name in strings and not written:
+            found.append(
+                f"string column {name} is compared with or cast to a {type_} implicitly: "
+                f"compare it with a string, or cast it on purpose with F.col({name!r}).cast({type_!r})"
+            )
+    return found
+
+
 def check_job(spark: SparkSession, job_cls: type[Job]) -> list[Finding]:
     """The findings for one job; an empty list when it is consistent with its contracts."""
     raw = {p.name: "0" for p in job_cls.params if p.default is REQUIRED}
@@ -78,6 +108,9 @@ def check_job(spark: SparkSession, job_cls: type[Job]) -> list[Finding]:
         except Exception as exc:  # the analyzer's AnalysisException, or a Python error in the transform
             findings.append(Finding(job_cls.name, name, st.where, _analysis_message(exc, available)))
             continue
+        strings = {f.name for src in st.inputs for f in frames[src].schema.fields if f.dataType.simpleString() == "string"}
+        code = st.kwargs.get("sql") or _source(st.fn)
+        findings += [Finding(job_cls.name, name, st.where, m) for m in _implicit_date_casts(df, strings, code)]
         frames[name] = df
     for alias, table in job_cls.outputs.items():
         if alias not in frames:

@@ -90,10 +90,13 @@ class Step:
     inputs: tuple[str, ...]
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     cache: bool = False
+    origin: str = ""  # where the logic is written, when not in `fn` (a SqlJob's .sql file)
 
     @property
     def where(self) -> str:
         """`module.function (file:line)`, for error messages."""
+        if self.origin:
+            return self.origin
         fn = inspect.unwrap(self.fn)
         name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
         try:
@@ -106,9 +109,9 @@ class Step:
         return self.fn(*(frames[name] for name in self.inputs), **self.kwargs)
 
 
-def step(fn: Callable[..., DataFrame], *inputs: str, cache: bool = False, **kwargs: Any) -> Step:
+def step(fn: Callable[..., DataFrame], *inputs: str, cache: bool = False, origin: str = "", **kwargs: Any) -> Step:
     """`step(revenue_by_nation, "enriched", top_n=10)`; `cache=True` marks a shared intermediate."""
-    return Step(fn=fn, inputs=tuple(inputs), kwargs=MappingProxyType(dict(kwargs)), cache=cache)
+    return Step(fn=fn, inputs=tuple(inputs), kwargs=MappingProxyType(dict(kwargs)), cache=cache, origin=origin)
 
 
 class Job:

@@ -164,4 +164,4 @@ class SqlJob(Job):
         sql = check_query(render_sql(self.sql_template(), p.as_dict()), f"{self.name} ({self.sql_file})")
         (output,) = self.outputs
         views = tuple(self.inputs)
-        return {output: step(run_sql, *views, sql=sql, views=views)}
+        return {output: step(run_sql, *views, sql=sql, views=views, origin=f"{self.sql_path()}")}
