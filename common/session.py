@@ -72,7 +72,14 @@ def prepare_local_conf_dir(settings: Settings | None = None) -> Path:
         "javax.jdo.option.ConnectionDriverName": "com.mysql.jdbc.Driver",
         "javax.jdo.option.ConnectionUserName": mysql.user,
         "javax.jdo.option.ConnectionPassword": mysql.password,
-        "datanucleus.schema.autoCreateAll": "true",
+        # Tables and columns, but no foreign keys: DataNucleus adds those with ALTER TABLE
+        # while its own pooled connections hold metadata locks on the referenced tables, and
+        # the first start on an empty metastore then waits on itself. Hive never relies on them.
+        "datanucleus.schema.autoCreateAll": "false",
+        "datanucleus.schema.autoCreateTables": "true",
+        "datanucleus.schema.autoCreateColumns": "true",
+        "datanucleus.schema.autoCreateConstraints": "false",
+        "datanucleus.schema.validateConstraints": "false",
         "hive.metastore.schema.verification": "false",
         "hive.metastore.warehouse.dir": settings.warehouse.as_uri(),
     }
