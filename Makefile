@@ -67,9 +67,10 @@ publish: package ## upload dist/<branch-slug>/ to the artifact store; PROD=1 als
 
 BENCH_SF ?= 1
 REPEAT ?= 5
+TPCH_REPEAT ?= $(REPEAT)
 
 bench: setup ## measure against the baselines (BENCH_SF=1, REPEAT=5) and write BENCHMARKS.md
-	$(BIN)/python dev/bench.py --sf $(BENCH_SF) --repeat $(REPEAT)
+	$(BIN)/python dev/bench.py --sf $(BENCH_SF) --repeat $(REPEAT) --tpch-repeat $(TPCH_REPEAT)
 
 bench-tpch: setup ## TPC-H DataFrame jobs against their SQL twins at SF (default 1)
 	$(BIN)/python dev/bench.py --sf $(if $(filter 0.01,$(SF)),1,$(SF)) --repeat $(REPEAT) --only tpch --output BENCHMARKS-tpch.md

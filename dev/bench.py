@@ -101,27 +101,33 @@ repeat, ds = int(sys.argv[1]), sys.argv[2]
 def plan_text(df):
     text = df._jdf.queryExecution().executedPlan().toString()
     return re.sub(r"#\d+L?|plan_id=\d+|\[id=#?\d+\]", "", text)
+from tests.pyspark_jobs.tpch.answers import compare, load_answer
+scale = "sf" + sys.argv[3]
 def run(job):
     plan = plan_job(RunConfig(job=job, ds=ds), spark)
-    (alias,) = plan.job.outputs
+    ((alias, table),) = plan.job.outputs.items()
     df = plan.frames[alias]
     started = time.perf_counter()
     df.write.format("noop").mode("overwrite").save()
-    return time.perf_counter() - started, plan_text(df)
+    return time.perf_counter() - started, plan_text(df), df, table.contract
+def answer(df, contract, q):
+    problems = compare([r.asDict() for r in df.collect()], load_answer(q, scale), contract)
+    return "matches" if not problems else f"DIFFERS ({len(problems)})"
 for n in range(1, 23):
-    q = f"tpch.q{n:02d}"
+    q = f"q{n:02d}"
     ratios, dfs, sqls = [], [], []
     for _ in range(repeat):
-        d, dplan = run(q)
-        s, splan = run(q + "_sql")
+        d, dplan, ddf, contract = run("tpch." + q)
+        s, splan, sdf, _ = run(f"tpch.{q}_sql")
         dfs.append(d); sqls.append(s); ratios.append(d / s)
     same = "same" if dplan == splan else "differs"
-    print(f"| q{n:02d} | {statistics.median(dfs):.2f} | {statistics.median(sqls):.2f} | {statistics.median(ratios):.2f} | {same} |")
+    checked = f"{answer(ddf, contract, q)} / {answer(sdf, contract, q)}"
+    print(f"| {q} | {statistics.median(dfs):.2f} | {statistics.median(sqls):.2f} | {statistics.median(ratios):.2f} | {same} | {checked} |")
 """
 
 
 def tpch(sf: str, repeat: int) -> list[str]:
-    rows = _in_process(TPCH_CODE, str(repeat), DS).strip().splitlines()
+    rows = _in_process(TPCH_CODE, str(repeat), DS, sf).strip().splitlines()
     slow = [r for r in rows if float(r.split("|")[4]) > 1.05]
     return [
         f"## 2. TPC-H: DataFrame jobs against their SQL twins at SF{sf}",
@@ -130,8 +136,8 @@ def tpch(sf: str, repeat: int) -> list[str]:
         "ratio = DataFrame / SQL, median of the pairs. Target: no ratio above 1.05. "
         "Plans compared after removing expression ids.",
         "",
-        "| query | DataFrame s | SQL s | ratio | physical plan |",
-        "|---|---|---|---|---|",
+        "| query | DataFrame s | SQL s | ratio | physical plan | SF answers (DataFrame / SQL) |",
+        "|---|---|---|---|---|---|",
         *rows,
         "",
         f"Above target: {', '.join(r.split('|')[1].strip() for r in slow) or 'none'}.",
@@ -311,6 +317,7 @@ def main() -> int:
     parser.add_argument("--sf", default="1")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--only", default=",".join(SECTIONS))
+    parser.add_argument("--tpch-repeat", type=int, help="runs per TPC-H query each way (default: --repeat)")
     parser.add_argument("--output", default=str(HOME / "BENCHMARKS.md"))
     args = parser.parse_args()
     wanted = [s for s in args.only.split(",") if s]
@@ -332,7 +339,8 @@ def main() -> int:
         elif section == "trino":
             doc += script_section("8. Trino source", [str(BIN / "python"), str(HOME / "dev" / "bench_trino.py")])
         else:
-            doc += globals()[section](args.sf, args.repeat)
+            repeat = args.tpch_repeat or args.repeat if section == "tpch" else args.repeat
+            doc += globals()[section](args.sf, repeat)
         print(f"bench: {section} took {time.perf_counter() - started:.0f}s", file=sys.stderr)
     Path(args.output).write_text("\n".join(doc) + "\n")
     print(f"wrote {args.output}", file=sys.stderr)
