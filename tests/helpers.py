@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.testing import assertDataFrameEqual
 
-__all__ = ["assert_frame_equal", "frame", "D", "day"]
+__all__ = ["assert_frame_equal", "frame", "D", "day", "load_packaging_script"]
+
+PACKAGING = Path(__file__).resolve().parents[1] / "packaging"
 
 
 def assert_frame_equal(actual: DataFrame, expected: DataFrame | list, *, ordered: bool = False) -> None:
@@ -27,3 +33,13 @@ def D(text: str) -> Decimal:
 
 def day(text: str) -> date:
     return date.fromisoformat(text)
+
+
+def load_packaging_script(name: str) -> ModuleType:
+    """A script of packaging/ as a module: that folder is not a package (it would shadow the
+    PyPI `packaging`), so its scripts import each other by path."""
+    sys.path.insert(0, str(PACKAGING))
+    spec = importlib.util.spec_from_file_location(f"_packaging_{name}", PACKAGING / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

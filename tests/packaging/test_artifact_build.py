@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import os
 import shutil
@@ -14,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import load_packaging_script
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGING = ROOT / "packaging"
 CLUSTER_PYTHON = os.environ.get("PYSPARK_JOBS_CLUSTER_PYTHON", "/usr/bin/python3.11")
@@ -24,12 +25,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _load(name: str):
-    sys.path.insert(0, str(PACKAGING))
-    spec = importlib.util.spec_from_file_location(f"_packaging_{name}", PACKAGING / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_load = load_packaging_script
 
 
 build = _load("build")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import socket
@@ -14,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import load_packaging_script
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGING = ROOT / "packaging"
 SHARED_MOTO = os.environ.get("PYSPARK_JOBS_S3_ENDPOINT", "http://127.0.0.1:15000")
@@ -21,12 +22,7 @@ SHARED_MOTO = os.environ.get("PYSPARK_JOBS_S3_ENDPOINT", "http://127.0.0.1:15000
 FAKE_KEY_ID, FAKE_SECRET = "AKIATESTPUBLISH00000", "secret-never-printed-6f1d"
 
 
-def _load(name: str):
-    sys.path.insert(0, str(PACKAGING))
-    spec = importlib.util.spec_from_file_location(f"_packaging_{name}", PACKAGING / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_load = load_packaging_script
 
 
 publish = _load("publish")

@@ -10,16 +10,16 @@ the development interpreter, since ./environment exists only in the executors' d
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import load_packaging_script
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGING = ROOT / "packaging"
@@ -52,12 +52,7 @@ spark.stop()
 '''
 
 
-def _load(name: str):
-    sys.path.insert(0, str(PACKAGING))
-    spec = importlib.util.spec_from_file_location(f"_packaging_{name}", PACKAGING / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_load = load_packaging_script
 
 
 build = _load("build")
