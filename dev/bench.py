@@ -86,9 +86,10 @@ def shared(sf: str, repeat: int) -> list[str]:
 
 
 def _in_process(code: str, *args: str) -> str:
-    out = subprocess.run(
-        [str(BIN / "python"), "-c", code, *args], env=spark_env(), check=True, capture_output=True, text=True
-    )
+    out = subprocess.run([str(BIN / "python"), "-c", code, *args], env=spark_env(), capture_output=True, text=True)
+    if out.returncode:
+        tail = [line for line in out.stderr.splitlines() if "WARN" not in line][-15:]
+        raise SystemExit(f"bench program failed (exit {out.returncode}); measured so far:\n{out.stdout}\n" + "\n".join(tail))
     return out.stdout
 
 
