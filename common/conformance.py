@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import difflib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 from common.contracts import Column, Contract
 
 if TYPE_CHECKING:
+    from pyspark.sql import Column as SparkColumn
     from pyspark.sql import DataFrame
     from pyspark.sql.types import StructType
 
-__all__ = ["schema_violations", "data_violations", "closest"]
+__all__ = ["schema_violations", "data_violations", "count_columns", "count_violations", "duplicate_keys", "closest"]
 
 
 def closest(name: str, candidates: list[str] | tuple[str, ...]) -> str:
@@ -52,21 +53,36 @@ def schema_violations(
     return problems
 
 
-def data_violations(df: DataFrame, contract: Contract) -> tuple[int, list[str]]:
-    """(row count, violations): nulls in NOT NULL columns and duplicate primary keys."""
+def count_columns(df: DataFrame, contract: Contract) -> list[SparkColumn]:
+    """Aggregates of a frame's row count (`__rows`) and the nulls of each NOT NULL column."""
     from pyspark.sql import functions as F
 
     not_null = [c.name for c in contract.columns if not c.nullable and c.name in df.columns]
-    aggs = [F.count(F.lit(1)).alias("__rows")]
-    aggs += [F.sum(F.col(n).isNull().cast("long")).alias(n) for n in not_null]
-    row = df.agg(*aggs).first()
-    rows = int(row["__rows"])
-    problems = [f"column {n} has {row[n]} null(s) but is NOT NULL" for n in not_null if row[n]]
-    if contract.primary_key and rows:
-        key = list(contract.primary_key)
-        dupes = df.groupBy(*key).count().filter(F.col("count") > 1)
-        sample = dupes.limit(3).collect()
-        if sample:
-            shown = "; ".join(", ".join(f"{k}={r[k]}" for k in key) for r in sample)
-            problems.append(f"duplicate primary key ({', '.join(key)}), e.g. {shown}")
+    return [F.count(F.lit(1)).alias("__rows"), *(F.sum(F.col(n).isNull().cast("long")).alias(n) for n in not_null)]
+
+
+def count_violations(counts: Mapping[str, int | None]) -> tuple[int, list[str]]:
+    """(row count, null violations) from the values of `count_columns`."""
+    rows = int(counts["__rows"])
+    problems = [f"column {n} has {v} null(s) but is NOT NULL" for n, v in counts.items() if n != "__rows" and v]
     return rows, problems
+
+
+def duplicate_keys(df: DataFrame, contract: Contract) -> list[str]:
+    """A violation naming up to three duplicated primary keys, or nothing."""
+    from pyspark.sql import functions as F
+
+    if not contract.primary_key:
+        return []
+    key = list(contract.primary_key)
+    sample = df.groupBy(*key).count().filter(F.col("count") > 1).limit(3).collect()
+    if not sample:
+        return []
+    shown = "; ".join(", ".join(f"{k}={r[k]}" for k in key) for r in sample)
+    return [f"duplicate primary key ({', '.join(key)}), e.g. {shown}"]
+
+
+def data_violations(df: DataFrame, contract: Contract) -> tuple[int, list[str]]:
+    """(row count, violations): nulls in NOT NULL columns and duplicate primary keys."""
+    rows, problems = count_violations(df.agg(*count_columns(df, contract)).first().asDict())
+    return rows, problems + (duplicate_keys(df, contract) if rows else [])

@@ -84,10 +84,15 @@ class Table:
     description: str = ""
     # MySQL only: the integral column JDBC reads are split on (defaults to the primary key).
     split_column: str | None = field(default=None)
+    # Checked on every read: NOT NULL columns hold no nulls and the primary key is unique. For
+    # dimensions, where a duplicated key silently multiplies the rows of every join.
+    check_keys: bool = False
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
             raise ValueError(f"table name {self.name!r} must be 'database.table' in lower snake case")
+        if self.check_keys and not self.contract.primary_key:
+            raise ValueError(f"table {self.name}: check_keys needs a primary_key in the contract")
         if self.store not in _STORES:
             raise ValueError(f"table {self.name}: store must be one of {_STORES}, not {self.store!r}")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
 from common.environments import Environment
-from common.errors import PysparkJobsError
+from common.errors import PysparkJobsError, SourceError
 from common.graph import StepGraph
 from common.job import RunParams
 from common.registry import get_job
@@ -103,7 +103,20 @@ def read_inputs(
         else:
             reader = mysql if table.store == "mysql" else lake
         frames[alias] = reader.read(spark, table)
+        if table.check_keys:
+            _check_keys(*frames[alias], table)
     return frames
+
+
+def _check_keys(df: DataFrame, where: str, table: Table) -> None:
+    from common.conformance import data_violations
+
+    _, problems = data_violations(df, table.contract)
+    if problems:
+        raise SourceError(
+            f"input {where} breaks the {table.name} contract: {'; '.join(problems)}; "
+            "fix the source rows (nothing was written)"
+        )
 
 
 @dataclass

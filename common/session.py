@@ -62,6 +62,7 @@ def prepare_local_conf_dir(settings: Settings | None = None) -> Path:
         "spark.driver.extraClassPath": classpath,
         "spark.executor.extraClassPath": str(settings.mysql_connector_jar),
         "spark.ui.showConsoleProgress": "false",
+        "spark.driver.memory": settings.driver_memory,
     }
     _write_private(conf_dir / "spark-defaults.conf", "".join(f"{k} {v}\n" for k, v in defaults.items()))
     mysql = settings.mysql

@@ -83,6 +83,8 @@ class Settings:
 
     @property
     def metastore_connector_jar(self) -> Path:
+    # Local runs only (a cluster sizes its own driver): broadcast joins at SF1 need more than 1g.
+    driver_memory: str = "4g"
         return self.jars / METASTORE_CONNECTOR_JAR
 
     @property
@@ -129,3 +131,4 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         jdbc_partitions=int(get("JDBC_PARTITIONS", "4")),
         jdbc_fetch_size=int(get("JDBC_FETCH_SIZE", "10000")),
     )
+        driver_memory=get("DRIVER_MEMORY", "4g"),

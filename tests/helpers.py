@@ -13,7 +13,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.testing import assertDataFrameEqual
 
-__all__ = ["assert_frame_equal", "frame", "D", "day", "load_packaging_script"]
+__all__ = ["assert_frame_equal", "frame", "D", "day", "load_packaging_script", "mysql_connection"]
 
 PACKAGING = Path(__file__).resolve().parents[1] / "packaging"
 
@@ -43,3 +43,15 @@ def load_packaging_script(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def mysql_connection(database: str = "tpch"):  # noqa: ANN201 - a pymysql connection
+    """The local MariaDB as the project's user (scratch databases must be named pj_*)."""
+    import pymysql
+
+    from common.settings import load_settings
+
+    mysql = load_settings().mysql
+    return pymysql.connect(
+        host=mysql.host, port=mysql.port, user=mysql.user, password=mysql.password, database=database, autocommit=True
+    )

@@ -89,9 +89,11 @@ NATION = Table(
         primary_key=("n_nationkey",),
     ),
     store=MYSQL,
+    check_keys=True,
 )
 REGION = Table(
     "tpch.region",
     Contract(_cols("r_regionkey int, r_name string, r_comment string"), primary_key=("r_regionkey",)),
     store=MYSQL,
+    check_keys=True,
 )

@@ -11,7 +11,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from common.runner import RunConfig, run_job
-from common.settings import load_settings
+from tests.helpers import mysql_connection
 
 pytestmark = pytest.mark.services
 DS = "1995-03-15"
@@ -25,13 +25,10 @@ def run(spark):
 @pytest.fixture(scope="module")
 def expected(spark):
     """The three reports computed by hand from the source rows."""
-    import pymysql
-
     lines = spark.table("tpch.lineitem").filter(F.col("l_shipdate") == date.fromisoformat(DS)).collect()
     keys = {r.l_orderkey for r in lines}
     orders = {r.o_orderkey: r for r in spark.table("tpch.orders").collect() if r.o_orderkey in keys}
-    mysql = load_settings().mysql
-    conn = pymysql.connect(host=mysql.host, port=mysql.port, user=mysql.user, password=mysql.password, database="tpch")
+    conn = mysql_connection()
     with conn.cursor() as cur:
         cur.execute("SELECT c_custkey, c_name, c_mktsegment, n_name FROM customer JOIN nation ON c_nationkey = n_nationkey")
         customers = {row[0]: row[1:] for row in cur.fetchall()}

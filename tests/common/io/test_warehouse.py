@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from urllib.parse import urlparse
 
@@ -53,6 +54,18 @@ def test_rerun_replaces_exactly_its_partition(spark, scratch_db):
     )
     # the replaced version is gone: one directory per partition
     assert len(_run_dirs(spark, table.name)) == 2
+
+
+def test_an_unpartitioned_table_is_replaced_whole_each_time(spark, scratch_db):
+    sales = _sales(scratch_db)
+    table = Table(f"{scratch_db}.totals", Contract(sales.contract.data_columns, primary_key=("id",)))
+    writer = WarehouseWriter(env=Environment("local"))
+    for ds, rows in (("2024-01-01", [(1, "a", 1.0)]), ("2024-01-02", [(2, "b", 2.0)]), ("2024-01-03", [(3, "c", 3.0)])):
+        writer.write(frame(spark, SCHEMA, rows), table, RunParams(ds))
+        assert_frame_equal(spark.table(table.name), rows)
+    assert len(_run_dirs(spark, table.name)) == 0  # the table points at its only version
+    root = spark.sql(f"DESCRIBE TABLE EXTENDED {table.name}").filter("col_name = 'Location'").first()[1]
+    assert len([d for d in os.listdir(os.path.dirname(urlparse(root).path)) if d.startswith("run=")]) == 1
 
 
 def test_same_ds_twice_gives_identical_rows(spark, scratch_db):
@@ -116,3 +129,22 @@ def test_reader_names_drifted_columns(spark, scratch_db):
 def test_missing_table_says_how_to_fix(spark):
     with pytest.raises(SourceError, match="does not exist in the catalog"):
         WarehouseReader(Environment("local")).read(spark, _sales("pj_no_such_db"))
+
+
+def test_a_killed_runs_version_is_removed_once_older_than_the_grace_period(spark, scratch_db, caplog):
+    table, writer = _sales(scratch_db), WarehouseWriter(env=Environment("local"), orphan_grace_s=3600)
+    writer.write(frame(spark, SCHEMA, [(1, "a", 1.0)]), table, RunParams("2024-01-01"))
+    root = spark.sql(f"DESCRIBE TABLE EXTENDED {table.name}").filter("col_name = 'Location'").first()[1]
+    ds_dir = urlparse(root).path + "/ds=2024-01-01"
+    old, recent = f"{ds_dir}/run=0killed0old0", f"{ds_dir}/run=0still0busy0"
+    for orphan in (old, recent):  # what a killed or a still running writer leaves
+        os.makedirs(orphan)
+        open(f"{orphan}/part-00000.parquet", "wb").close()
+    two_hours_ago = os.path.getmtime(old) - 7200
+    for path in (f"{old}/part-00000.parquet", old):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    caplog.set_level(logging.WARNING, logger="common.io.warehouse")
+    writer.write(frame(spark, SCHEMA, [(2, "b", 2.0)]), table, RunParams("2024-01-01"))
+    assert not os.path.exists(old) and os.path.exists(recent)
+    assert "run=0killed0old0: a version no run swapped in" in caplog.text
+    assert_frame_equal(spark.table(table.name), [(2, "b", 2.0, "2024-01-01")])
