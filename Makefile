@@ -13,7 +13,7 @@ export PYSPARK_JOBS_HOME := $(CURDIR)
 export PYSPARK_JOBS_VAR ?= $(CURDIR)/var
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup deps fetch services services-down services-status data demo test check lint package publish bench bench-tpch clean
+.PHONY: help setup deps fetch services services-down services-status data demo test chaos check lint package publish bench bench-tpch clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -47,10 +47,14 @@ demo: data ## run the demonstration job end to end and show its outputs
 check: deps ## static check of every job's columns and types, no data read
 	$(BIN)/pyspark-jobs check
 
-test: data ## lint, static check, then the pytest suite against the real services
+test: data ## lint, static check, then the pytest suite against the real services (without chaos)
 	$(MAKE) lint
 	$(MAKE) check
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not chaos"
+
+# Own inputs from the generated SF0.01 files and an own MariaDB: the loaded data is not needed.
+chaos: setup ## fault tests: an executor JVM killed mid-job, MySQL restarted mid-read (tests/chaos)
+	$(BIN)/pytest -m chaos tests/chaos
 
 lint: deps ## ruff
 	$(BIN)/ruff check common pyspark_jobs dags packaging tests dev

@@ -99,7 +99,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
         source_options=options,
         count_inputs=not args.no_input_counts,
     )
-    summary = run_job(config)
+    try:
+        summary = run_job(config)
+    except PysparkJobsError:
+        raise
+    except Exception as exc:  # a failed Spark job: say so in one line where the cause is known
+        from common.io.mysql import read_interrupted
+        from common.settings import load_settings
+
+        error = read_interrupted(exc, load_settings().mysql)
+        if error is None:
+            raise
+        log.debug("the Spark failure behind it", exc_info=exc)
+        raise error from None
     print(summary.render())
     return 0
 

@@ -13,9 +13,10 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.testing import assertDataFrameEqual
 
-__all__ = ["assert_frame_equal", "frame", "D", "day", "load_packaging_script", "mysql_connection"]
+__all__ = ["assert_frame_equal", "frame", "D", "day", "load_packaging_script", "load_dev_script", "mysql_connection"]
 
 PACKAGING = Path(__file__).resolve().parents[1] / "packaging"
+DEV = PACKAGING.parent / "dev"
 
 
 def assert_frame_equal(actual: DataFrame, expected: DataFrame | list, *, ordered: bool = False) -> None:
@@ -39,7 +40,16 @@ def load_packaging_script(name: str) -> ModuleType:
     """A script of packaging/ as a module: that folder is not a package (it would shadow the
     PyPI `packaging`), so its scripts import each other by path."""
     sys.path.insert(0, str(PACKAGING))
-    spec = importlib.util.spec_from_file_location(f"_packaging_{name}", PACKAGING / f"{name}.py")
+    return _load_script(PACKAGING / f"{name}.py", f"_packaging_{name}")
+
+
+def load_dev_script(name: str) -> ModuleType:
+    """A script of dev/ as a module (dev/ is not a package either): services, the TPC-H loader."""
+    return _load_script(DEV / f"{name}.py", f"_dev_{name}")
+
+
+def _load_script(path: Path, module_name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

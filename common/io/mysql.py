@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from common.contracts import Table
 
-__all__ = ["MysqlReader"]
+__all__ = ["MysqlReader", "read_interrupted"]
 
 log = logging.getLogger(__name__)
 DRIVER = "com.mysql.cj.jdbc.Driver"
@@ -33,6 +33,25 @@ def _reason(exc: Exception) -> str:
         if marker in text:
             return marker
     return text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
+
+
+def read_interrupted(exc: BaseException, mysql: MysqlSettings) -> SourceError | None:
+    """A Spark job that failed because MySQL went away while its tasks were reading, as one line.
+
+    A JDBC read is lazy: `read()` only asks for bounds and the schema, and the rows are fetched
+    later inside tasks, so a restart in between surfaces as a failed Spark job whose cause is
+    the driver's CommunicationsException. Task retries do not outlast a restart (they come
+    within milliseconds; local[N] makes none), so the run fails, and the writer swaps in no
+    output it had not finished. None when `exc` is some other failure.
+    """
+    text = str(exc)
+    if "com.mysql.cj" not in text or "Communications link failure" not in text:
+        return None
+    return SourceError(
+        f"lost the connection to mysql {mysql.host}:{mysql.port} in the middle of a read (Communications link "
+        "failure); outputs this run had not yet written keep their previous version; rerun the job once MySQL "
+        "is back ('make services-status')"
+    )
 
 
 @dataclass(frozen=True)
