@@ -76,8 +76,8 @@ TPCH_REPEAT ?= $(REPEAT)
 bench: setup ## measure against the baselines (BENCH_SF=1, REPEAT=5) and write BENCHMARKS.md
 	$(BIN)/python dev/bench.py --sf $(BENCH_SF) --repeat $(REPEAT) --tpch-repeat $(TPCH_REPEAT)
 
-bench-tpch: setup ## TPC-H DataFrame jobs against their SQL twins at SF (default 1)
-	$(BIN)/python dev/bench.py --sf $(if $(filter 0.01,$(SF)),1,$(SF)) --repeat $(REPEAT) --only tpch --output BENCHMARKS-tpch.md
+bench-tpch: setup ## TPC-H DataFrame jobs against their SQL twins at SF (default 1): section 2 of BENCHMARKS.md
+	$(BIN)/python dev/bench.py --sf $(if $(filter 0.01,$(SF)),1,$(SF)) --repeat $(REPEAT) --only tpch
 
 clean: services-down ## remove var/ and dist/
 	rm -rf var dist

@@ -32,6 +32,7 @@ DS = "1995-03-15"
 SECTIONS = ("dags", "artifact", "trino", "check", "shared", "overhead", "jdbc", "tpch")
 # Sections measured on the test-size data whatever --sf says; the rest use --sf.
 SMALL = {"check": "0.01", "trino": "0.01"}
+QUERIES = [f"q{n:02d}" for n in range(1, 23)]
 
 
 def load(sf: str) -> None:
@@ -100,7 +101,7 @@ from common.runner import RunConfig, plan_job
 from common.session import get_spark
 from tests.pyspark_jobs.tpch.answers import compare, load_answer
 spark = get_spark("bench tpch", master="local[2]")
-repeat, ds, scale, plans = int(sys.argv[1]), sys.argv[2], "sf" + sys.argv[3], Path(sys.argv[4])
+repeat, ds, scale, plans, queries = int(sys.argv[1]), sys.argv[2], "sf" + sys.argv[3], Path(sys.argv[4]), sys.argv[5].split(",")
 plans.mkdir(parents=True, exist_ok=True)
 def plan_text(df):
     text = df._jdf.queryExecution().executedPlan().toString()
@@ -118,8 +119,7 @@ def checked(job, q):
     df, contract = frame(job)  # the untimed warm-up run: its rows are checked against the answers
     problems = compare([r.asDict() for r in df.collect()], load_answer(q, scale), contract)
     return plan_text(df), "matches" if not problems else f"DIFFERS ({len(problems)})"
-for n in range(1, 23):
-    q = f"q{n:02d}"
+for q in queries:
     jobs = ("tpch." + q, f"tpch.{q}_sql")
     (dplan, dcheck), (splan, scheck) = (checked(job, q) for job in jobs)
     (plans / f"{q}-dataframe.txt").write_text(dplan)
@@ -135,9 +135,9 @@ for n in range(1, 23):
 """
 
 
-def tpch(sf: str, repeat: int) -> list[str]:
+def tpch(sf: str, repeat: int, queries: list[str] = QUERIES) -> list[str]:
     plans = load_settings().var / "bench" / f"plans-sf{sf}"
-    rows = _in_process(TPCH_CODE, str(repeat), DS, sf, str(plans)).strip().splitlines()
+    rows = _in_process(TPCH_CODE, str(repeat), DS, sf, str(plans), ",".join(queries)).strip().splitlines()
     slow = [r for r in rows if float(r.split("|")[4]) > 1.05]
     return [
         f"## 2. TPC-H: DataFrame jobs against their SQL twins at SF{sf}",
@@ -340,37 +340,73 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {mem} GiB, {platform.platform()}, Python {platform.python_version()}"
 
 
+def _key(heading: str) -> tuple[int, str]:
+    """Numbered sections ("## 2. TPC-H ...") sort by number; others ("## Reading ...") after them."""
+    number = re.match(r"## (\d+)\.", heading)
+    return (int(number.group(1)), "") if number else (99, heading)
+
+
+def read_sections(path: Path) -> dict[tuple[int, str], list[str]]:
+    """The `## ` sections of an existing BENCHMARKS.md: a partial run replaces only its own."""
+    sections: dict[tuple[int, str], list[str]] = {}
+    current = None
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        if line.startswith("## "):
+            current = _key(line)
+            sections[current] = []
+        if current is not None:
+            sections[current].append(line)
+    return sections
+
+
+def write_sections(path: Path, sections: dict[tuple[int, str], list[str]]) -> None:
+    doc = [
+        "# Benchmarks",
+        "",
+        f"Written by `make bench` (all sections) or `make bench-tpch` (section 2 only). Machine: {machine()}. "
+        "Each section says when and by which command it was measured; ratios are computed pair by pair "
+        "within that run. Sections without a number are written by hand and kept.",
+        "",
+    ]
+    for key in sorted(sections):
+        doc += [*sections[key]]
+        if doc[-1] != "":
+            doc.append("")
+    path.write_text("\n".join(doc))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sf", default="1")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--only", default=",".join(SECTIONS))
     parser.add_argument("--tpch-repeat", type=int, help="runs per TPC-H query each way (default: --repeat)")
+    parser.add_argument("--queries", default=",".join(QUERIES), help="TPC-H queries to time, e.g. q03,q10")
     parser.add_argument("--output", default=str(HOME / "BENCHMARKS.md"))
     args = parser.parse_args()
     wanted = [s for s in args.only.split(",") if s]
-    doc = [
-        "# Benchmarks",
-        "",
-        f"Command: `{' '.join(['dev/bench.py', *sys.argv[1:]])}` (via `make bench`)  ",
-        f"Machine: {machine()}  ",
-        f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  ",
-        f"Scale factor: {args.sf} (sections 5 and 8: 0.01); runs per figure: {args.repeat}",
-        "",
-    ]
+    unknown = sorted(set(wanted) - set(SECTIONS)) or sorted(set(args.queries.split(",")) - set(QUERIES))
+    if unknown:
+        parser.error(f"unknown section or query {', '.join(unknown)}: sections {', '.join(SECTIONS)}; queries q01 to q22")
+    output = Path(args.output)
+    sections = read_sections(output)
+    command = " ".join(["dev/bench.py", *sys.argv[1:]])
     for section in wanted:
         print(f"bench: {section}", file=sys.stderr)
         started = time.perf_counter()
         load(SMALL.get(section, args.sf))
         if section == "artifact":
-            doc += script_section("7. Branch artifact", [str(BIN / "python"), str(HOME / "packaging" / "bench_artifact.py")])
+            lines = script_section("7. Branch artifact", [str(BIN / "python"), str(HOME / "packaging" / "bench_artifact.py")])
         elif section == "trino":
-            doc += script_section("8. Trino source", [str(BIN / "python"), str(HOME / "dev" / "bench_trino.py")])
+            lines = script_section("8. Trino source", [str(BIN / "python"), str(HOME / "dev" / "bench_trino.py")])
+        elif section == "tpch":
+            lines = tpch(args.sf, args.tpch_repeat or args.repeat, args.queries.split(","))
         else:
-            repeat = args.tpch_repeat or args.repeat if section == "tpch" else args.repeat
-            doc += globals()[section](args.sf, repeat)
+            lines = globals()[section](args.sf, args.repeat)
+        stamp = f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `{command}`."
+        sections[_key(lines[0])] = [lines[0], "", stamp, *lines[1:]]
         print(f"bench: {section} took {time.perf_counter() - started:.0f}s", file=sys.stderr)
-        Path(args.output).write_text("\n".join(doc) + "\n")  # each section kept as soon as measured
+        write_sections(output, sections)  # each section kept as soon as measured
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
