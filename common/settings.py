@@ -3,6 +3,11 @@
 Credentials are read from `PYSPARK_JOBS_*` environment variables, falling back to the
 profile file `$PYSPARK_JOBS_VAR/credentials.env` (written by `make services`, mode 600).
 They never come from a command line, and the dataclasses below keep them out of reprs.
+
+Trino is reached over `PYSPARK_JOBS_TRINO_HTTP_SCHEME` (http by default). With https, the
+keys `PYSPARK_JOBS_TRINO_HTTPS_PORT` and `PYSPARK_JOBS_TRINO_HTTPS_PASSWORD` win over
+`..._TRINO_PORT` and `..._TRINO_PASSWORD`: the local Trino serves plain HTTP without a
+password and HTTPS with one, so one profile holds both and switching the scheme is enough.
 """
 
 from __future__ import annotations
@@ -56,6 +61,8 @@ class TrinoSettings:
     http_scheme: str = "http"
     password: str = field(default="", repr=False)
     jwt: str = field(default="", repr=False)
+    # PEM file of the CA (or self-signed certificate) to trust over https; "" = the system's
+    ca_bundle: str = ""
     # e.g. "tpch.lineitem=tpch.tiny.lineitem,tpch.orders=tpch.tiny.orders"
     table_map: str = ""
     # per-table sample key, e.g. "tpch.lineitem=l_orderkey,tpch.orders=o_orderkey"
@@ -76,6 +83,8 @@ class Settings:
     artifact_store: str = ""
     jdbc_partitions: int = 4
     jdbc_fetch_size: int = 10_000
+    # Local runs only (a cluster sizes its own driver): broadcast joins at SF1 need more than 1g.
+    driver_memory: str = "4g"
 
     @property
     def mysql_connector_jar(self) -> Path:
@@ -83,8 +92,6 @@ class Settings:
 
     @property
     def metastore_connector_jar(self) -> Path:
-    # Local runs only (a cluster sizes its own driver): broadcast joins at SF1 need more than 1g.
-    driver_memory: str = "4g"
         return self.jars / METASTORE_CONNECTOR_JAR
 
     @property
@@ -101,6 +108,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     def get(key: str, default: str = "") -> str:
         return env.get(PREFIX + key) or profile.get(PREFIX + key) or default
 
+    https = get("TRINO_HTTP_SCHEME", "http") == "https"
+
+    def get_trino(key: str, default: str = "") -> str:
+        """TRINO_<key>, or with https TRINO_HTTPS_<key> first; the environment beats the profile."""
+        keys = [f"TRINO_HTTPS_{key}", f"TRINO_{key}"] if https else [f"TRINO_{key}"]
+        found = (source.get(PREFIX + k) for source in (env, profile) for k in keys)
+        return next(filter(None, found), default)
+
     mysql = MysqlSettings(
         host=get("MYSQL_HOST", "127.0.0.1"),
         port=int(get("MYSQL_PORT", "13306")),
@@ -110,11 +125,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     )
     trino = TrinoSettings(
         host=get("TRINO_HOST", "127.0.0.1"),
-        port=int(get("TRINO_PORT", "18080")),
+        port=int(get_trino("PORT", "18443" if https else "18080")),
         user=get("TRINO_USER", "pyspark_jobs"),
         http_scheme=get("TRINO_HTTP_SCHEME", "http"),
-        password=get("TRINO_PASSWORD"),
+        password=get_trino("PASSWORD"),
         jwt=get("TRINO_JWT"),
+        ca_bundle=get("TRINO_CA_BUNDLE"),
         table_map=get("TRINO_TABLES", "tpch.*=tpch.tiny.*"),
         sample_keys=get("TRINO_SAMPLE_KEYS"),
         mysql_via=get("TRINO_MYSQL", "jdbc"),
@@ -130,5 +146,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         artifact_store=get("ARTIFACT_STORE", str(var / "artifacts")),
         jdbc_partitions=int(get("JDBC_PARTITIONS", "4")),
         jdbc_fetch_size=int(get("JDBC_FETCH_SIZE", "10000")),
-    )
         driver_memory=get("DRIVER_MEMORY", "4g"),
+    )

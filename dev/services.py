@@ -3,7 +3,9 @@
 Usage: dev/services.sh up|down|status [mariadb|trino|moto ...]
 
 Everything lives under $PYSPARK_JOBS_VAR (default ./var): pid files in var/<service>/,
-logs in var/log/<service>.log, the project's MariaDB credentials in var/credentials.env.
+logs in var/log/<service>.log, the project's generated passwords in var/credentials.env.
+Trino serves plain HTTP without a password and, on a second port, HTTPS with one (a
+self-signed certificate made by the JDK's keytool at every start, a password file).
 `up` starts what is stopped and leaves what is healthy; if a service it started does not
 become healthy, it stops everything it started, so nothing is left half-started.
 Standard library plus the virtualenv's pymysql and trino clients.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import hashlib
 import os
 import re
 import secrets
@@ -31,6 +34,9 @@ LOG_DIR = VAR / "log"
 CREDENTIALS = VAR / "credentials.env"
 HOST = "127.0.0.1"
 DB_USER = "pyspark_jobs"
+TRINO_USER = "pyspark_jobs"  # the one Trino user with a password (settings' default user)
+TRINO_PASSWORD_KEY = "PYSPARK_JOBS_TRINO_HTTPS_PASSWORD"  # not TRINO_PASSWORD: plain HTTP stays password-free
+PBKDF2_ITERATIONS = 100_000  # Trino's file authenticator wants at least 1000
 TRINO_VERSION = "476"
 TRINO_HOME = VAR / "cache" / f"trino-{TRINO_VERSION}" / f"trino-server-{TRINO_VERSION}"
 TRINO_JAVA_HOME = Path(os.environ.get("PYSPARK_JOBS_TRINO_JAVA_HOME", "/usr/lib/jvm/temurin-25-jdk-amd64"))
@@ -43,21 +49,44 @@ class ServiceError(Exception):
 
 
 def read_credentials() -> dict[str, str]:
-    """The project user's credentials, generated once with a random password (never printed)."""
-    if not CREDENTIALS.exists():
+    """The project's credentials: passwords generated once, at random, and never printed.
+
+    A key missing from an older file is added, so upgrading keeps the existing passwords."""
+    text = CREDENTIALS.read_text() if CREDENTIALS.exists() else ""
+    pairs = (line.split("=", 1) for line in text.splitlines() if "=" in line)
+    values = {key.strip(): value.strip() for key, value in pairs}
+    wanted = {
+        "PYSPARK_JOBS_MYSQL_USER": lambda: DB_USER,
+        "PYSPARK_JOBS_MYSQL_PASSWORD": lambda: secrets.token_urlsafe(24),
+        TRINO_PASSWORD_KEY: lambda: secrets.token_urlsafe(24),
+        "PYSPARK_JOBS_TRINO_CA_BUNDLE": lambda: str(Trino.ca_bundle()),
+    }
+    added = {key: make() for key, make in wanted.items() if key not in values}
+    if added:
         CREDENTIALS.parent.mkdir(parents=True, exist_ok=True)
-        text = f"PYSPARK_JOBS_MYSQL_USER={DB_USER}\nPYSPARK_JOBS_MYSQL_PASSWORD={secrets.token_urlsafe(24)}\n"
-        write_private(CREDENTIALS, text)
-    pairs = (line.split("=", 1) for line in CREDENTIALS.read_text().splitlines() if "=" in line)
-    return {key.strip(): value.strip() for key, value in pairs}
+        lines = text.rstrip("\n").splitlines() + [f"{key}={value}" for key, value in added.items()]
+        write_private(CREDENTIALS, "\n".join(lines) + "\n")
+        values.update(added)
+    return values
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write a file readable by its owner only; the mode is set before any secret is written."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Write a file readable by its owner only: the mode is set before any secret is written, and
+    the file is renamed into place, so a reader never sees it half written."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
+    os.replace(tmp, path)
+
+
+def pbkdf2_entry(user: str, password: str) -> str:
+    """A line of Trino's password file: `user:iterations:salt:hash`, hex, PBKDF2WithHmacSHA1
+    (what Trino 476's file authenticator checks, with the hash's own length)."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.pbkdf2_hmac("sha1", password.encode(), salt, PBKDF2_ITERATIONS, dklen=32)
+    return f"{user}:{PBKDF2_ITERATIONS}:{salt.hex()}:{digest.hex()}"
 
 
 def port_free(port: int) -> bool:
@@ -299,30 +328,80 @@ class Trino(Service):
     name = "trino"
     port_env = "PYSPARK_JOBS_TRINO_PORT"
     default_port = 18080
+    https_port_env = "PYSPARK_JOBS_TRINO_HTTPS_PORT"
+    default_https_port = 18443
     process_marker = "io.trino.server.TrinoServer"
     start_timeout = 300.0  # generous: a busy 2-core CI machine needs up to 2 minutes
 
     def __init__(self) -> None:
         super().__init__()
+        self.https_port = int(os.environ.get(self.https_port_env, self.default_https_port))
         self.etc = self.dir / "etc"
+        self.tls = self.dir / "tls"
         self.java = TRINO_JAVA_HOME / "bin" / "java"
+
+    @staticmethod
+    def ca_bundle() -> Path:
+        """The server's self-signed certificate (PEM): what HTTPS clients trust."""
+        return VAR / "trino" / "tls" / "trino.pem"
 
     def check_installed(self) -> None:
         if not (TRINO_HOME / "lib").is_dir():
             raise ServiceError(f"trino: Trino {TRINO_VERSION} is not in {TRINO_HOME}; run 'make fetch'")
+        if not (TRINO_HOME / "plugin" / "password-authenticators").is_dir():
+            raise ServiceError(f"trino: {TRINO_HOME} has no password-authenticators plugin; delete it and run 'make fetch'")
         fix = "install Temurin 25 (package temurin-25-jdk from packages.adoptium.net) or set PYSPARK_JOBS_TRINO_JAVA_HOME"
-        if not self.java.exists():
-            raise ServiceError(f"trino: Java 25 not found at {TRINO_JAVA_HOME}; {fix}")
+        if not self.java.exists() or not (TRINO_JAVA_HOME / "bin" / "keytool").exists():
+            raise ServiceError(f"trino: Java 25 (a JDK, with keytool) not found at {TRINO_JAVA_HOME}; {fix}")
         version = subprocess.run([str(self.java), "-version"], capture_output=True, text=True, check=False).stderr
         major = re.search(r'version "(\d+)', version)
         if not major or int(major.group(1)) < 24:  # Trino 476 needs Java 24 or newer
             raise ServiceError(f"trino: {self.java} is not Java 25 ({version.splitlines()[0]}); {fix}")
 
+    def preflight(self) -> None:
+        super().preflight()
+        if not port_free(self.https_port):
+            raise ServiceError(
+                f"trino: port {HOST}:{self.https_port} is already in use by another process; "
+                f"stop that process or set {self.https_port_env} to a free port"
+            )
+
+    def make_keystore(self, password: str) -> Path:
+        """A new self-signed key and certificate for 127.0.0.1 (PKCS12), its certificate exported as
+        PEM for clients. The keystore password reaches keytool through its environment only."""
+        self.tls.mkdir(mode=0o700, parents=True, exist_ok=True)
+        keystore, pem = self.tls / "keystore.p12", self.tls / ".trino.pem.tmp"
+        keystore.unlink(missing_ok=True)
+        pem.unlink(missing_ok=True)
+        keytool = str(TRINO_JAVA_HOME / "bin" / "keytool")
+        store = ["-keystore", str(keystore), "-storetype", "PKCS12", "-storepass:env", "PJ_KEYSTORE_PASSWORD"]
+        env = {**os.environ, "PJ_KEYSTORE_PASSWORD": password}
+        for args in (
+            ["-genkeypair", "-alias", "trino", "-keyalg", "RSA", "-keysize", "2048", "-validity", "3650",
+             "-dname", f"CN={HOST}", "-ext", f"SAN=IP:{HOST},DNS:localhost", *store],
+            ["-exportcert", "-rfc", "-alias", "trino", "-file", str(pem), *store],
+        ):  # fmt: skip
+            done = subprocess.run([keytool, *args], env=env, capture_output=True, text=True, check=False)
+            if done.returncode:
+                raise ServiceError(f"trino: keytool {args[0]} failed: {(done.stderr or done.stdout).strip()[:300]}")
+        keystore.chmod(0o600)
+        os.replace(pem, self.ca_bundle())
+        return keystore
+
     def prepare(self) -> None:
         catalogs = self.etc / "catalog"
         catalogs.mkdir(parents=True, exist_ok=True)
         (self.dir / "data").mkdir(exist_ok=True)
-        (self.etc / "config.properties").write_text(
+        creds = read_credentials()
+        # A fresh keystore password and internal secret at every start: they live in
+        # config.properties (mode 600) only, so nothing else has to stay in step with them.
+        keystore_password = secrets.token_urlsafe(24)
+        keystore = self.make_keystore(keystore_password)
+        password_file = self.etc / "password.db"
+        write_private(password_file, pbkdf2_entry(TRINO_USER, creds[TRINO_PASSWORD_KEY]) + "\n")
+        authenticator = self.etc / "password-authenticator.properties"
+        authenticator.write_text(f"password-authenticator.name=file\nfile.password-file={password_file}\n")
+        write_private(self.etc / "config.properties", (
             "coordinator=true\n"
             "node-scheduler.include-coordinator=true\n"
             "node.environment=pyspark_jobs\n"
@@ -332,7 +411,16 @@ class Trino(Service):
             f"http-server.http.port={self.port}\n"
             f"discovery.uri=http://{HOST}:{self.port}\n"
             f"plugin.dir={TRINO_HOME / 'plugin'}\n"
-        )
+            # Passwords over HTTPS; plain HTTP keeps taking a user name alone, for local work.
+            "http-server.authentication.type=PASSWORD\n"
+            "http-server.authentication.allow-insecure-over-http=true\n"
+            "http-server.https.enabled=true\n"
+            f"http-server.https.port={self.https_port}\n"
+            f"http-server.https.keystore.path={keystore}\n"
+            f"http-server.https.keystore.key={keystore_password}\n"
+            f"internal-communication.shared-secret={secrets.token_urlsafe(32)}\n"
+            f"password-authenticator.config-files={authenticator}\n"
+        ))
         (catalogs / "tpch.properties").write_text("connector.name=tpch\ntpch.column-naming=STANDARD\n")
         (catalogs / "memory.properties").write_text("connector.name=memory\n")
         mysql_catalog = catalogs / "mysql.properties"
@@ -341,7 +429,6 @@ class Trino(Service):
                   file=sys.stderr)
             mysql_catalog.unlink(missing_ok=True)
             return
-        creds = read_credentials()
         mysql_port = int(os.environ.get(MariaDB.port_env, MariaDB.default_port))
         write_private(mysql_catalog, (
             "connector.name=mysql\n"
@@ -364,18 +451,31 @@ class Trino(Service):
 
     def healthy(self) -> bool:
         # /v1/info says "starting": false before the node has announced itself, and queries fail with
-        # "nodes is empty" until it has; so a query is the health check.
+        # "nodes is empty" until it has; so a query is the health check, over HTTP and over HTTPS
+        # with the password (which also proves the certificate and the password file).
+        import requests
         import trino
 
+        https = requests.Session()
+        https.trust_env = False  # REQUESTS_CA_BUNDLE would replace the certificate to trust
+        https.verify = str(self.ca_bundle())
         try:
             with urllib.request.urlopen(f"http://{HOST}:{self.port}/v1/info", timeout=3) as response:
                 if b'"starting":false' not in response.read():
                     return False
-            conn = trino.dbapi.connect(host=HOST, port=self.port, user="pyspark-jobs-health", request_timeout=10)
-            cur = conn.cursor()
-            cur.execute("SELECT 1")
-            return cur.fetchall() == [[1]]
-        except (OSError, trino.exceptions.Error, trino.exceptions.HttpError):
+            plain = trino.dbapi.connect(host=HOST, port=self.port, user="pyspark-jobs-health", request_timeout=10)
+            secure = trino.dbapi.connect(
+                host=HOST, port=self.https_port, user=TRINO_USER, http_scheme="https", http_session=https,
+                auth=trino.auth.BasicAuthentication(TRINO_USER, read_credentials()[TRINO_PASSWORD_KEY]),
+                request_timeout=10,
+            )
+            for conn in (plain, secure):
+                cur = conn.cursor()
+                cur.execute("SELECT 1")
+                if cur.fetchall() != [[1]]:
+                    return False
+            return True
+        except (OSError, requests.exceptions.RequestException, trino.exceptions.Error, trino.exceptions.HttpError):
             return False
 
 

@@ -254,6 +254,8 @@ class TrinoReader:
     def from_settings(cls, settings: Settings, **options: Any) -> TrinoReader:
         """The runner's entry point: server and table map from settings, the rest from the CLI."""
         options.setdefault("cache_dir", settings.var / "cache" / "trino")
+        if settings.trino.ca_bundle:
+            options.setdefault("verify", settings.trino.ca_bundle)
         for name in ("sample_keys", "mysql_via"):
             value = getattr(settings.trino, name)
             if value:
@@ -336,7 +338,7 @@ class TrinoReader:
             auth = trino.auth.JWTAuthentication(self.trino.jwt)
         return trino.dbapi.connect(
             host=self.trino.host, port=self.trino.port, user=self.trino.user,
-            http_scheme=self.trino.http_scheme, auth=auth, verify=self.verify, source="pyspark-jobs",
+            http_scheme=self.trino.http_scheme, auth=auth, http_session=_session(self.verify), source="pyspark-jobs",
             # Decimals, dates and timestamps arrive as text and are parsed column-wise by Arrow.
             legacy_primitive_types=True, max_attempts=1, request_timeout=self.request_timeout,
         )
@@ -398,6 +400,12 @@ class TrinoReader:
             exc = cause  # the client re-raises requests' errors as "failed to execute: ..."
         if isinstance(exc, requests.exceptions.SSLError):
             reason = re.search(r"\[SSL: ([A-Z_]+)\]|(wrong version number)", str(exc))
+            if reason and reason.group(1) == "CERTIFICATE_VERIFY_FAILED":
+                return SourceError(
+                    f"cannot reach Trino at {self.server}: TLS handshake failed (CERTIFICATE_VERIFY_FAILED): "
+                    "the server's certificate is not trusted; set PYSPARK_JOBS_TRINO_CA_BUNDLE to the PEM file "
+                    "of its CA (the local Trino's is var/trino/tls/trino.pem)"
+                )
             return SourceError(
                 f"cannot reach Trino at {self.server}: TLS handshake failed "
                 f"({(reason.group(1) or reason.group(2)) if reason else 'SSL error'}); is the server HTTPS, "
@@ -426,10 +434,28 @@ class TrinoReader:
             return SourceError(
                 f"Trino at {self.server} refused user {self.trino.user!r} "
                 f"({'HTTP ' + status.group(1) if status else 'authentication failed'}): check "
-                "PYSPARK_JOBS_TRINO_USER and PYSPARK_JOBS_TRINO_PASSWORD or PYSPARK_JOBS_TRINO_JWT"
+                "PYSPARK_JOBS_TRINO_USER and PYSPARK_JOBS_TRINO_HTTPS_PASSWORD (or ..._TRINO_PASSWORD, "
+                "..._TRINO_JWT)"
             )
         return SourceError(f"reading {table.name} from Trino at {at} failed: {type(exc).__name__}: "
                            f"{_first_line(exc, 200)}")
+
+
+def _session(verify: bool | str) -> Any:
+    """The HTTP session of a connection. requests lets REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE replace
+    a session's `verify` on every request (psf/requests#3829): a configured CA bundle must win."""
+    import requests
+
+    class _Session(requests.Session):
+        def merge_environment_settings(self, url, proxies, stream, verify, cert):
+            merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            if isinstance(self.verify, str):
+                merged["verify"] = self.verify
+            return merged
+
+    session = _Session()
+    session.verify = verify
+    return session
 
 
 # -- Arrow conversion and the cache ------------------------------------------------------------

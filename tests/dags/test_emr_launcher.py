@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from types import SimpleNamespace
 
 import pytest
@@ -23,35 +22,8 @@ from common.submit import SubmitSpec
 from pj_airflow.launchers import EmrLauncher, LaunchError, LocalLauncher, step_name
 from pj_airflow.operator import SparkJobOperator
 
-ENDPOINT = "http://127.0.0.1:15000"
 BRANCH = "feature/emr-test"
 ARTIFACT = f"s3://pj-artifacts/builds/{branch_slug(BRANCH)}/0123abcd"
-
-
-@pytest.fixture
-def aws(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": ENDPOINT}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    client = boto3.client("emr", endpoint_url=ENDPOINT, region_name="us-east-1")
-    try:
-        client.list_clusters()
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"moto server not reachable on {ENDPOINT}: {exc} (make services)")
-    return client
-
-
-@pytest.fixture
-def cluster(aws):
-    found = aws.run_job_flow(
-        Name=f"pj-test-{uuid.uuid4().hex[:6]}", ReleaseLabel="emr-7.1.0", LogUri="s3://pj-emr-logs/logs/",
-        Instances={"MasterInstanceType": "m5.xlarge", "SlaveInstanceType": "m5.xlarge", "InstanceCount": 3,
-                   "KeepJobFlowAliveWhenNoSteps": True},
-        JobFlowRole="EMR_EC2_DefaultRole", ServiceRole="EMR_DefaultRole",
-    )
-    yield found["JobFlowId"]
-    aws.terminate_job_flows(JobFlowIds=[found["JobFlowId"]])
 
 
 def operator(cluster_id: str) -> SparkJobOperator:
@@ -108,10 +80,10 @@ def steps(client, cluster_id: str) -> list[dict]:
 
 
 @pytest.mark.services
-def test_the_step_carries_the_local_launchers_args_a_retry_adopts_it_and_a_kill_cancels_it(aws, cluster):
-    first = Try(operator(cluster))
-    [added] = wait_for(lambda: steps(aws, cluster))
-    step = aws.describe_step(ClusterId=cluster, StepId=added["Id"])["Step"]
+def test_the_step_carries_the_local_launchers_args_a_retry_adopts_it_and_a_kill_cancels_it(aws, emr_cluster):
+    first = Try(operator(emr_cluster))
+    [added] = wait_for(lambda: steps(aws, emr_cluster))
+    step = aws.describe_step(ClusterId=emr_cluster, StepId=added["Id"])["Step"]
     assert step["Name"] == step_name(**{k: getattr(CONTEXT["ti"], k) for k in ("dag_id", "task_id", "run_id")})
     assert step["ActionOnFailure"] == "CONTINUE"
     assert step["Config"]["Jar"] == "command-runner.jar"
@@ -131,18 +103,18 @@ def test_the_step_carries_the_local_launchers_args_a_retry_adopts_it_and_a_kill_
     # The first try's worker is lost while its step runs; a retry of the same run adopts the step.
     first.die()
     assert isinstance(first.error, AirflowException)
-    retry = Try(operator(cluster))
+    retry = Try(operator(emr_cluster))
     wait_for(lambda: retry.op._running is not None and retry.op._running.step_id)
     assert retry.op._running.step_id == added["Id"]
     time.sleep(1.0)
-    assert [s["Id"] for s in steps(aws, cluster)] == [added["Id"]], "a retry submitted a second step"
+    assert [s["Id"] for s in steps(aws, emr_cluster)] == [added["Id"]], "a retry submitted a second step"
 
     # on_kill sends CancelSteps for this step (moto answers that it is not implemented).
     sent: list[dict] = []
     retry.op._running.client.meta.events.register("provide-client-params.emr.CancelSteps",
                                                    lambda params, **_: sent.append(dict(params)))
     retry.stop()
-    assert sent == [{"ClusterId": cluster, "StepIds": [added["Id"]], "StepCancellationOption": "SEND_INTERRUPT"}]
+    assert sent == [{"ClusterId": emr_cluster, "StepIds": [added["Id"]], "StepCancellationOption": "SEND_INTERRUPT"}]
     assert isinstance(retry.error, AirflowException)
 
 

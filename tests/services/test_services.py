@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import stat
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -47,6 +49,34 @@ def test_credentials_file_is_private_and_complete():
     creds = credentials()
     assert creds["PYSPARK_JOBS_MYSQL_USER"] == "pyspark_jobs"
     assert len(creds["PYSPARK_JOBS_MYSQL_PASSWORD"]) >= 24
+    assert len(creds["PYSPARK_JOBS_TRINO_HTTPS_PASSWORD"]) >= 24
+    assert Path(creds["PYSPARK_JOBS_TRINO_CA_BUNDLE"]).read_text().startswith("-----BEGIN CERTIFICATE-----")
+
+
+@pytest.mark.services
+def test_trinos_https_secrets_are_private_and_its_password_file_holds_a_hash_only():
+    etc, tls = VAR / "trino" / "etc", VAR / "trino" / "tls"
+    for path in (etc / "config.properties", etc / "password.db", tls / "keystore.p12"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    entry = (etc / "password.db").read_text()
+    assert credentials()["PYSPARK_JOBS_TRINO_HTTPS_PASSWORD"] not in entry
+    assert re.fullmatch(r"pyspark_jobs:\d{4,}:[0-9a-f]{32}:[0-9a-f]{64}\n", entry)
+
+
+def test_new_credentials_are_added_to_an_older_file_and_existing_ones_kept(tmp_path):
+    """An upgrade keeps the MySQL password the database already has; nothing is printed."""
+    (tmp_path / "credentials.env").write_text("PYSPARK_JOBS_MYSQL_USER=pyspark_jobs\nPYSPARK_JOBS_MYSQL_PASSWORD=kept\n")
+    code = f"import sys; sys.path.insert(0, {str(ROOT / 'dev')!r}); import services; services.read_credentials()"
+    env = {**os.environ, "PYSPARK_JOBS_VAR": str(tmp_path)}
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        assert done.stdout == done.stderr == ""
+    lines = (tmp_path / "credentials.env").read_text().splitlines()
+    keys = [line.split("=", 1)[0] for line in lines]
+    assert keys == ["PYSPARK_JOBS_MYSQL_USER", "PYSPARK_JOBS_MYSQL_PASSWORD", "PYSPARK_JOBS_TRINO_HTTPS_PASSWORD",
+                    "PYSPARK_JOBS_TRINO_CA_BUNDLE"]
+    assert "PYSPARK_JOBS_MYSQL_PASSWORD=kept" in lines
+    assert stat.S_IMODE((tmp_path / "credentials.env").stat().st_mode) == 0o600
 
 
 @pytest.mark.services

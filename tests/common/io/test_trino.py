@@ -327,7 +327,7 @@ def test_mysql_through_trino_without_a_mysql_catalog_is_one_line(spark, tmp_path
 
 @services
 def test_password_to_an_http_only_server_fails_the_tls_handshake(spark, tmp_path):
-    """The local Trino speaks plain HTTP and, without authentication, accepts any user: a
+    """The local Trino's HTTP port speaks plain HTTP and takes any user without a password: a
     password is only ever sent over HTTPS, so pointing https at it fails before any credential."""
     trino = dataclasses.replace(load_settings().trino, http_scheme="https", password=SECRET)
     message = _one_line_error(_reader(tmp_path, trino), spark)
@@ -375,6 +375,32 @@ def test_bad_credentials_get_a_401(spark, tmp_path, https_401, monkeypatch):
     message = _one_line_error(_reader(tmp_path, trino, verify=ca), spark)
     assert message.startswith(f"Trino at https://127.0.0.1:{port} refused user 'tester' (HTTP 401): check ")
     assert seen and seen[0].startswith("Basic ")  # the password went, over TLS only
+
+
+@services
+def test_the_local_https_port_reads_with_the_password_and_refuses_a_wrong_one(spark, tmp_path, monkeypatch):
+    """`make services` serves HTTPS with a password (self-signed certificate, PBKDF2 password file):
+    PYSPARK_JOBS_TRINO_HTTP_SCHEME=https is all a run needs to read through it."""
+    import certifi
+
+    # requests lets REQUESTS_CA_BUNDLE replace a session's CA: the configured certificate must win.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
+    monkeypatch.setenv("PYSPARK_JOBS_TRINO_HTTP_SCHEME", "https")
+    settings = load_settings()
+    trino = settings.trino
+    assert trino.password and trino.ca_bundle, "make services writes the Trino HTTPS password and certificate"
+    reader = TrinoReader.from_settings(settings, cache_dir=tmp_path / "cache")
+    assert reader.server == f"https://127.0.0.1:{trino.port}" and "auth=password" in repr(reader)
+    df, where = reader.read(spark, PART)
+    assert df.count() == 2000 and "fetched 2000 rows" in where
+
+    # Fresh caches: a cached query would not contact Trino at all.
+    wrong = _reader(tmp_path / "wrong", dataclasses.replace(trino, password=SECRET), verify=trino.ca_bundle)
+    message = _one_line_error(wrong, spark, PART)
+    assert message.startswith(f"Trino at https://127.0.0.1:{trino.port} refused user 'pyspark_jobs' (HTTP 401): ")
+    untrusted = _one_line_error(_reader(tmp_path / "untrusted", trino), spark, PART)
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted and "PYSPARK_JOBS_TRINO_CA_BUNDLE" in untrusted
+    assert trino.password not in message + untrusted
 
 
 def test_decimal_text_converts_exactly():
