@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 from typing import TYPE_CHECKING, Mapping
 
 from common.contracts import Column, Contract
@@ -22,9 +23,16 @@ def closest(name: str, candidates: list[str] | tuple[str, ...]) -> str:
 
 
 def _spark_type(column: Column) -> str:
+    return _simple_type(column.type)
+
+
+@functools.cache
+def _simple_type(ddl: str) -> str:
+    """Spark's name of a DDL type ("int" -> "int", "decimal(15, 2)" -> "decimal(15,2)"); each
+    parse is a JVM round trip, and every read and write compares a whole contract."""
     from pyspark.sql import types as T
 
-    return T._parse_datatype_string(column.type).simpleString()
+    return T._parse_datatype_string(ddl).simpleString()
 
 
 def schema_violations(

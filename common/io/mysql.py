@@ -1,6 +1,6 @@
 """MySQL tables over JDBC (MySQL Connector/J): parallel reads split on an integral key.
 
-Bounds for the split come from one MIN/MAX query; Spark pushes column pruning and filters
+Bounds for the split come from one MIN/MAX query on the driver; Spark pushes column pruning and filters
 into each partition's SELECT. Credentials travel as connection properties, never in the URL,
 a log line or a repr.
 """
@@ -59,10 +59,14 @@ class MysqlReader:
     mysql: MysqlSettings
     partitions: int = 4
     fetch_size: int = 10_000
+    # Partitions of more keys than this stream through a server-side cursor.
+    stream_rows: int = 1_000_000
 
-    def _options(self) -> dict[str, str]:
+    def _options(self, *, stream: bool) -> dict[str, str]:
         return {
-            "url": self.mysql.jdbc_url + "&useCursorFetch=true",
+            # A server-side cursor keeps an executor's memory flat on big partitions but costs
+            # MariaDB a temporary table per query: small partitions are fetched whole instead.
+            "url": self.mysql.jdbc_url + ("&useCursorFetch=true" if stream else ""),
             "driver": DRIVER,
             "user": self.mysql.user,
             "password": self.mysql.password,
@@ -76,27 +80,40 @@ class MysqlReader:
         column = table.contract.column(name)
         return name if column.type.lower() in _INTEGRAL else None
 
+    def _bounds(self, spark: SparkSession, query: str) -> tuple[int | None, int | None]:
+        """MIN and MAX of the split key over one driver-side connection (no Spark job), opened
+        the way Spark's own JDBC source opens them, so drivers added with --jars work too."""
+        jvm = spark.sparkContext._jvm
+        options = jvm.org.apache.spark.sql.execution.datasources.jdbc.JDBCOptions(
+            jvm.org.apache.spark.api.python.PythonUtils.toScalaMap({**self._options(stream=False), "query": query})
+        )
+        connection = jvm.org.apache.spark.sql.jdbc.JdbcDialects.get(options.url()).createConnectionFactory(options).apply(-1)
+        try:
+            result = connection.createStatement().executeQuery(query)
+            result.next()
+            lo, hi = result.getLong(1), result.getLong(2)
+            empty = result.wasNull()
+        finally:
+            connection.close()
+        return (None, None) if empty else (lo, hi)
+
     def read(self, spark: SparkSession, table: Table) -> tuple[DataFrame, str]:
         source = f"`{table.database}`.`{table.table}`"
         where = f"mysql {self.mysql.host}:{self.mysql.port}/{table.name}"
-        options = self._options()
+        options = self._options(stream=True)
         split = self._split_column(table)
         try:
             if split and self.partitions > 1:
-                bounds = (
-                    spark.read.format("jdbc")
-                    .options(**options)
-                    .option("query", f"SELECT MIN(`{split}`) AS lo, MAX(`{split}`) AS hi FROM {source}")
-                    .load()
-                    .first()
-                )
-                if bounds["lo"] is not None:
-                    span = int(bounds["hi"]) - int(bounds["lo"]) + 1
+                lo, hi = self._bounds(spark, f"SELECT MIN(`{split}`), MAX(`{split}`) FROM {source}")
+                if lo is not None:
+                    span = hi - lo + 1
+                    partitions = max(1, min(self.partitions, span))
                     options.update(
+                        self._options(stream=span / partitions > self.stream_rows),
                         partitionColumn=split,
-                        lowerBound=str(bounds["lo"]),
-                        upperBound=str(int(bounds["hi"]) + 1),
-                        numPartitions=str(max(1, min(self.partitions, span))),
+                        lowerBound=str(lo),
+                        upperBound=str(hi + 1),
+                        numPartitions=str(partitions),
                     )
             df = spark.read.format("jdbc").options(**options).option("dbtable", source).load()
         except Exception as exc:  # py4j wraps every JDBC failure in one Java exception type

@@ -12,6 +12,7 @@ from common.errors import SourceError
 from common.io.mysql import MysqlReader
 from common.settings import load_settings
 from pyspark_jobs.tpch.tables import CUSTOMER, NATION
+from tests.helpers import mysql_connection
 
 pytestmark = pytest.mark.services
 
@@ -54,3 +55,18 @@ def test_unreachable_mysql_fails_fast_with_one_clear_line(spark):
     assert f"cannot read mysql 127.0.0.1:{port}/tpch.customer: Communications link failure" in message
     assert "\n" not in message
     assert settings.mysql.password not in message and settings.mysql.password not in repr(reader)
+
+
+def _url(df) -> str:
+    """The JDBC URL the read of `df` uses (the relation keeps it; the plan string does not)."""
+    return df._jdf.queryExecution().analyzed().collectLeaves().head().relation().jdbcOptions().url()
+
+
+def test_small_partitions_are_fetched_whole_and_big_ones_stream_through_a_cursor(spark):
+    with mysql_connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM customer")
+        (rows,) = cur.fetchone()
+    whole, _ = _reader(partitions=4, stream_rows=rows).read(spark, CUSTOMER)
+    streamed, _ = _reader(partitions=4, stream_rows=rows // 8).read(spark, CUSTOMER)
+    assert "useCursorFetch" not in _url(whole) and "useCursorFetch=true" in _url(streamed)
+    assert whole.count() == streamed.count() == rows
