@@ -208,4 +208,4 @@ class WarehouseWriter:
             spark.sql(f"ALTER TABLE {physical} PARTITION (ds='{ds}') SET LOCATION '{location}'")
         else:
             spark.sql(f"ALTER TABLE {physical} ADD PARTITION (ds='{ds}') LOCATION '{location}'")
-        spark.catalog.refreshTable(physical)
+        # Each ALTER refreshes the table's cached metadata and files itself.
