@@ -73,8 +73,8 @@ BENCH_SF ?= 1
 REPEAT ?= 5
 TPCH_REPEAT ?= $(REPEAT)
 
-bench: setup ## measure against the baselines (BENCH_SF=1, REPEAT=5) and write BENCHMARKS.md
-	$(BIN)/python dev/bench.py --sf $(BENCH_SF) --repeat $(REPEAT) --tpch-repeat $(TPCH_REPEAT)
+bench: setup ## measure against the baselines (BENCH_SF=1, REPEAT=5; ONLY=shared,jdbc for some sections) into BENCHMARKS.md
+	$(BIN)/python dev/bench.py --sf $(BENCH_SF) --repeat $(REPEAT) --tpch-repeat $(TPCH_REPEAT) $(if $(ONLY),--only $(ONLY))
 
 bench-tpch: setup ## TPC-H DataFrame jobs against their SQL twins at SF (default 1): section 2 of BENCHMARKS.md
 	$(BIN)/python dev/bench.py --sf $(if $(filter 0.01,$(SF)),1,$(SF)) --repeat $(REPEAT) --only tpch
