@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import http.server
+import os
 import re
 import socket
 import ssl
@@ -24,7 +25,8 @@ from pyspark_jobs.tpch.tables import CUSTOMER, LINEITEM, ORDERS, PART, PARTSUPP
 from tests.helpers import assert_frame_equal
 
 SECRET = "s3cret-Pa55word"
-LOCAL = TrinoSettings(host="127.0.0.1", port=18080, user="tester", table_map="tpch.*=tpch.tiny.*")
+PORT = int(os.environ.get("PYSPARK_JOBS_TRINO_PORT", "18080"))  # what `make services` starts it on
+LOCAL = TrinoSettings(host="127.0.0.1", port=PORT, user="tester", table_map="tpch.*=tpch.tiny.*")
 
 
 def _closed_port() -> int:
@@ -316,7 +318,7 @@ def test_trino_down(spark, tmp_path):
 def test_table_trino_does_not_have(spark, tmp_path):
     trino = dataclasses.replace(load_settings().trino, table_map="tpch.orders=tpch.tiny.no_such_table")
     message = _one_line_error(_reader(tmp_path, trino), spark)
-    assert message.startswith("Trino at 127.0.0.1:18080 has no table tpch.tiny.no_such_table (input tpch.orders")
+    assert message.startswith(f"Trino at 127.0.0.1:{PORT} has no table tpch.tiny.no_such_table (input tpch.orders")
 
 
 @services
@@ -331,7 +333,7 @@ def test_password_to_an_http_only_server_fails_the_tls_handshake(spark, tmp_path
     password is only ever sent over HTTPS, so pointing https at it fails before any credential."""
     trino = dataclasses.replace(load_settings().trino, http_scheme="https", password=SECRET)
     message = _one_line_error(_reader(tmp_path, trino), spark)
-    assert message.startswith("cannot reach Trino at https://127.0.0.1:18080: TLS handshake failed")
+    assert message.startswith(f"cannot reach Trino at https://127.0.0.1:{PORT}: TLS handshake failed")
 
 
 @pytest.fixture
