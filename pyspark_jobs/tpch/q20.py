@@ -42,8 +42,9 @@ class Q20(Job):
         from pyspark_jobs.tpch.transforms import q20 as t
 
         return {
-            "shipped": step(t.shipped_quantities, "lineitem", start=p.date),
-            "overstocked": step(t.overstocked_offers, "partsupp", "part", "shipped", color=p.color),
+            "parts": step(t.parts_named, "part", color=p.color),
+            "shipped": step(t.shipped_quantities, "lineitem", "parts", start=p.date),
+            "overstocked": step(t.overstocked_offers, "partsupp", "parts", "shipped"),
             "q20": step(t.overstocked_suppliers, "supplier", "nation", "overstocked", nation_name=p.nation),
         }
 

@@ -29,12 +29,17 @@ def segment_orders_before(orders: DataFrame, customer: DataFrame, *, segment: st
 
 def top_unshipped_orders(lineitem: DataFrame, orders: DataFrame, *, after: date) -> DataFrame:
     """Revenue of the orders' lines shipped after `after`; the largest first, ties by order date
-    (then order key, so the cut at the limit does not depend on the plan)."""
-    unshipped = lineitem.filter(F.col("l_shipdate") > F.lit(after)).select("l_orderkey", revenue().alias("revenue"))
+    (then order key, so the cut at the limit does not depend on the plan).
+
+    Revenue is computed in the sum, after the join: only the segment's lines pay for the wide
+    decimal product, and the lines are shuffled with their two compact decimal columns."""
+    unshipped = lineitem.filter(F.col("l_shipdate") > F.lit(after)).select(
+        "l_orderkey", "l_extendedprice", "l_discount"
+    )
     per_order = (
         unshipped.join(orders, on=F.col("l_orderkey") == F.col("o_orderkey"), how="inner")
         .groupBy("l_orderkey", "o_orderdate", "o_shippriority")
-        .agg(F.sum("revenue").alias("revenue"))
+        .agg(F.sum(revenue()).alias("revenue"))
     )
     return (
         per_order.orderBy(F.col("revenue").desc(), "o_orderdate", "l_orderkey")

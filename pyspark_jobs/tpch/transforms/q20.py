@@ -14,27 +14,34 @@ if TYPE_CHECKING:
 
     from pyspark.sql import DataFrame
 
-__all__ = ["shipped_quantities", "overstocked_offers", "overstocked_suppliers"]
+__all__ = ["parts_named", "shipped_quantities", "overstocked_offers", "overstocked_suppliers"]
 
 YEAR = 12  # months
 EXCESS_SHARE = Decimal("0.5")  # stock above this share of the year's shipments is excess
 
 
-def shipped_quantities(lineitem: DataFrame, *, start: date) -> DataFrame:
-    """(l_partkey, l_suppkey, shipped): quantity shipped per part and supplier in the year from `start`."""
+def parts_named(part: DataFrame, *, color: str) -> DataFrame:
+    """(p_partkey) of the parts whose name starts with `color`."""
+    return part.filter(F.col("p_name").startswith(color)).select("p_partkey")
+
+
+def shipped_quantities(lineitem: DataFrame, parts: DataFrame, *, start: date) -> DataFrame:
+    """(l_partkey, l_suppkey, shipped): quantity of the parts shipped per part and supplier in the
+    year from `start`. The lines are narrowed to the parts before they are summed, so only
+    the parts' lines are aggregated and shuffled."""
+    shipped = lineitem.filter(in_period("l_shipdate", start, months=YEAR))
     return (
-        lineitem.filter(in_period("l_shipdate", start, months=YEAR))
+        shipped.join(parts, on=F.col("l_partkey") == F.col("p_partkey"), how="left_semi")
         .groupBy("l_partkey", "l_suppkey")
         .agg(F.sum("l_quantity").alias("shipped"))
     )
 
 
-def overstocked_offers(partsupp: DataFrame, part: DataFrame, shipped: DataFrame, *, color: str) -> DataFrame:
-    """(ps_suppkey): offers of parts named `color…` whose stock exceeds half the year's shipments.
+def overstocked_offers(partsupp: DataFrame, parts: DataFrame, shipped: DataFrame) -> DataFrame:
+    """(ps_suppkey): offers of the parts whose stock exceeds half the year's shipments.
 
     An offer that shipped nothing in the year is left out, as the legacy query's null
     comparison left it out."""
-    parts = part.filter(F.col("p_name").startswith(color)).select("p_partkey")
     offers = partsupp.join(parts, on=F.col("ps_partkey") == F.col("p_partkey"), how="left_semi")
     same_offer = (F.col("ps_partkey") == F.col("l_partkey")) & (F.col("ps_suppkey") == F.col("l_suppkey"))
     with_shipped = offers.join(shipped, on=same_offer, how="inner")

@@ -1,8 +1,8 @@
 """TPC-H Q21: suppliers who were the only late one on an order that also had other suppliers.
 
 The legacy query says this with EXISTS / NOT EXISTS over lineitem twice; here each order's
-distinct suppliers and distinct late suppliers are counted once: a late line is the only late
-supplier's when its order has two or more suppliers and exactly one late supplier."""
+lines are aggregated once: a late line is the only late supplier's when its order has two or
+more suppliers and exactly one late supplier."""
 
 from __future__ import annotations
 
@@ -26,16 +26,23 @@ def _late() -> Column:
 
 
 def suppliers_per_order(lineitem: DataFrame) -> DataFrame:
-    """(l_orderkey, suppliers, late_suppliers): distinct suppliers of each order, all and late."""
+    """(l_orderkey, several_suppliers, one_late_supplier) of each order.
+
+    The order's smallest and largest supplier keys, of all its lines and of its late lines,
+    answer both questions: counting distinct suppliers twice instead would make Spark expand
+    every line into two rows and aggregate them in two more shuffles."""
+    late_supplier = F.when(_late(), F.col("l_suppkey"))
+    several = F.min("l_suppkey") < F.max("l_suppkey")
+    # with no late line both are null: no late supplier, so not exactly one
+    one_late = F.coalesce(F.min(late_supplier) == F.max(late_supplier), F.lit(False))
     return lineitem.groupBy("l_orderkey").agg(
-        F.countDistinct("l_suppkey").alias("suppliers"),
-        F.countDistinct(F.when(_late(), F.col("l_suppkey"))).alias("late_suppliers"),
+        several.alias("several_suppliers"), one_late.alias("one_late_supplier")
     )
 
 
 def lines_late_alone(lineitem: DataFrame, suppliers_per_order: DataFrame) -> DataFrame:
     """(l_orderkey, l_suppkey) of late lines whose supplier was the only late one of several."""
-    shared_and_late_alone = (F.col("suppliers") > 1) & (F.col("late_suppliers") == 1)
+    shared_and_late_alone = F.col("several_suppliers") & F.col("one_late_supplier")
     orders = suppliers_per_order.filter(shared_and_late_alone).select("l_orderkey")
     late = lineitem.filter(_late()).select("l_orderkey", "l_suppkey")
     return late.join(orders, on="l_orderkey", how="inner")

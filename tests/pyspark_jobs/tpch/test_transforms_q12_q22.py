@@ -118,9 +118,9 @@ def _lineitem_for_q21(spark):
     )
 
 
-def test_q21_counts_distinct_suppliers_and_late_suppliers_per_order(spark):
+def test_q21_tells_orders_with_several_suppliers_and_one_late_supplier(spark):
     result = q21.suppliers_per_order(_lineitem_for_q21(spark))
-    assert_frame_equal(result, [(1, 2, 1), (2, 2, 2), (3, 1, 1)])
+    assert_frame_equal(result, [(1, True, True), (2, True, False), (3, False, True)])
 
 
 def test_q21_a_line_is_late_alone_among_several_suppliers(spark):
