@@ -29,10 +29,8 @@ def segment_orders_before(orders: DataFrame, customer: DataFrame, *, segment: st
 
 def top_unshipped_orders(lineitem: DataFrame, orders: DataFrame, *, after: date) -> DataFrame:
     """Revenue of the orders' lines shipped after `after`; the largest first, ties by order date
-    (then order key, so the cut at the limit does not depend on the plan).
-
-    Revenue is computed in the sum, after the join: only the segment's lines pay for the wide
-    decimal product, and the lines are shuffled with their two compact decimal columns."""
+    (then order key, so the cut at the limit does not depend on the plan). Revenue is summed
+    after the join, see `revenue`."""
     unshipped = lineitem.filter(F.col("l_shipdate") > F.lit(after)).select(
         "l_orderkey", "l_extendedprice", "l_discount"
     )
