@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
     from pyspark.sql.types import StructType
 
-__all__ = ["schema_violations", "data_violations", "count_columns", "count_violations", "duplicate_keys", "closest"]
+__all__ = ["schema_violations", "data_violations", "count_columns", "count_violations", "duplicate_keys", "proven_unique", "closest"]
 
 
 def closest(name: str, candidates: list[str] | tuple[str, ...]) -> str:
@@ -65,8 +65,12 @@ def count_columns(df: DataFrame, contract: Contract) -> list[SparkColumn]:
     """Aggregates of a frame's row count (`__rows`) and the nulls of each NOT NULL column."""
     from pyspark.sql import functions as F
 
-    not_null = [c.name for c in contract.columns if not c.nullable and c.name in df.columns]
-    return [F.count(F.lit(1)).alias("__rows"), *(F.sum(F.col(n).isNull().cast("long")).alias(n) for n in not_null)]
+    nulls = [F.sum(F.col(n).isNull().cast("long")).alias(n) for n in _not_null(df, contract)]
+    return [F.count(F.lit(1)).alias("__rows"), *nulls]
+
+
+def _not_null(df: DataFrame, contract: Contract) -> list[str]:
+    return [c.name for c in contract.columns if not c.nullable and c.name in df.columns]
 
 
 def count_violations(counts: Mapping[str, int | None]) -> tuple[int, list[str]]:
@@ -90,7 +94,34 @@ def duplicate_keys(df: DataFrame, contract: Contract) -> list[str]:
     return [f"duplicate primary key ({', '.join(key)}), e.g. {shown}"]
 
 
+def proven_unique(df: DataFrame, key: tuple[str, ...] | list[str]) -> bool:
+    """Whether Spark's optimizer proves the columns `key` unique in `df` (grouped by them, a
+    distinct, ...): its distinct-key sets, which the optimizer itself relies on. No data read."""
+    sets = df._jdf.queryExecution().optimizedPlan().distinctKeys().iterator()
+    while sets.hasNext():
+        names, expressions = set(), sets.next().iterator()
+        while expressions.hasNext():
+            expression = expressions.next()
+            if expression.getClass().getSimpleName() != "AttributeReference":
+                break
+            names.add(expression.name())
+        else:
+            if names and names <= set(key):
+                return True
+    return False
+
+
 def data_violations(df: DataFrame, contract: Contract) -> tuple[int, list[str]]:
-    """(row count, violations): nulls in NOT NULL columns and duplicate primary keys."""
-    rows, problems = count_violations(df.agg(*count_columns(df, contract)).first().asDict())
-    return rows, problems + (duplicate_keys(df, contract) if rows else [])
+    """(row count, violations): nulls in NOT NULL columns and duplicate primary keys, counted in
+    one Spark job; the duplicated keys are looked up only when there are some."""
+    from pyspark.sql import functions as F
+
+    key = list(contract.primary_key)
+    if not key:
+        return count_violations(df.agg(*count_columns(df, contract)).first().asDict())
+    names = ["__rows", *_not_null(df, contract)]  # what count_columns counts, in its order
+    per_key = df.groupBy(*key).agg(*(c.alias(f"__c{i}") for i, c in enumerate(count_columns(df, contract))))
+    sums = [F.sum(f"__c{i}") for i in range(len(names))]
+    *values, duplicated = per_key.agg(*sums, F.count_if(F.col("__c0") > 1)).first()
+    rows, problems = count_violations({n: v or 0 for n, v in zip(names, values)})
+    return rows, problems + (duplicate_keys(df, contract) if duplicated else [])

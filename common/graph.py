@@ -16,7 +16,6 @@ class StepGraph:
     order: tuple[str, ...]  # steps in evaluation order
     steps: Mapping[str, Step]
     cached: tuple[str, ...]  # shared intermediates, persisted once
-    feeds: Mapping[str, frozenset[str]]  # cached step -> the outputs that depend on it
 
     @classmethod
     def build(cls, job_name: str, steps: Mapping[str, Step], inputs: set[str], outputs: list[str]) -> StepGraph:
@@ -54,12 +53,4 @@ class StepGraph:
             if consumers[out]:
                 consumers[out] += 1  # the write is a consumer too
         cached = tuple(n for n in order if steps[n].cache or consumers[n] >= 2)
-
-        def outputs_of(name: str) -> frozenset[str]:
-            found = {name} & set(outputs)
-            for other, st in steps.items():
-                if name in st.inputs:
-                    found |= outputs_of(other)
-            return frozenset(found)
-
-        return cls(order=tuple(order), steps=steps, cached=cached, feeds={n: outputs_of(n) for n in cached})
+        return cls(order=tuple(order), steps=steps, cached=cached)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from common.contracts import Table
     from common.io.warehouse import WriteResult
 
-__all__ = ["RunConfig", "RunSummary", "Plan", "plan_job", "run_job", "StepError", "read_inputs"]
+__all__ = ["RunConfig", "RunSummary", "Plan", "plan_job", "run_job", "StepError", "read_inputs", "check_keys"]
 
 log = logging.getLogger(__name__)
 SOURCES = ("lake", "trino")
@@ -103,20 +104,23 @@ def read_inputs(
         else:
             reader = mysql if table.store == "mysql" else lake
         frames[alias] = reader.read(spark, table)
-        if table.check_keys:
-            _check_keys(*frames[alias], table)
     return frames
 
 
-def _check_keys(df: DataFrame, where: str, table: Table) -> None:
+def check_keys(sources: Mapping[str, tuple[DataFrame, str]], inputs: Mapping[str, Table]) -> None:
+    """The keys and NOT NULL columns of every input declared `check_keys`, or a SourceError."""
     from common.conformance import data_violations
 
-    _, problems = data_violations(df, table.contract)
-    if problems:
-        raise SourceError(
-            f"input {where} breaks the {table.name} contract: {'; '.join(problems)}; "
-            "fix the source rows (nothing was written)"
-        )
+    for alias, table in inputs.items():
+        if not table.check_keys:
+            continue
+        df, where = sources[alias]
+        _, problems = data_violations(df, table.contract)
+        if problems:
+            raise SourceError(
+                f"input {where} breaks the {table.name} contract: {'; '.join(problems)}; "
+                "fix the source rows (nothing was written)"
+            )
 
 
 @dataclass
@@ -172,28 +176,35 @@ def run_job(config: RunConfig, spark: SparkSession | None = None) -> RunSummary:
     summary.timings.append(("plan (read inputs, build steps)", time.perf_counter() - started))
 
     level = StorageLevel.MEMORY_AND_DISK
-    pending = {name: set(outs) for name, outs in graph.feeds.items()}
-    for name in graph.cached:
-        before = _persisted_ids(spark)
-        t = time.perf_counter()
-        frames[name] = frames[name].persist(level)
-        rows = frames[name].count()
-        size = _cache_bytes(spark, before)
-        summary.timings.append((f"cache {name}", time.perf_counter() - t))
-        summary.cached.append((name, "MEMORY_AND_DISK", rows, size))
-        log.info("cached %s at MEMORY_AND_DISK: %d rows, %d bytes", name, rows, size)
+    # Inputs' keys are checked while the shared steps are cached: both are Spark jobs, and
+    # both finish before anything is written.
+    keys = ThreadPoolExecutor(max_workers=1)
+    checked = keys.submit(check_keys, sources, job_cls.inputs)
+    try:
+        for name in graph.cached:
+            before = _persisted_ids(spark)
+            t = time.perf_counter()
+            frames[name] = frames[name].persist(level)
+            rows = frames[name].count()
+            size = _cache_bytes(spark, before)
+            summary.timings.append((f"cache {name}", time.perf_counter() - t))
+            summary.cached.append((name, "MEMORY_AND_DISK", rows, size))
+            log.info("cached %s at MEMORY_AND_DISK: %d rows, %d bytes", name, rows, size)
 
-    writer = WarehouseWriter(env=env)
-    for alias, table in job_cls.outputs.items():
         t = time.perf_counter()
-        summary.outputs.append(writer.write(frames[alias], table, p))
-        summary.timings.append((f"write {alias}", time.perf_counter() - t))
-        for name in list(pending):
-            pending[name].discard(alias)
-            if not pending[name]:
-                frames[name].unpersist()
-                log.info("unpersisted %s after its last consumer %s", name, alias)
-                del pending[name]
+        checked.result()
+        summary.timings.append(("wait for input key checks", time.perf_counter() - t))
+        # All outputs staged at once, then published together: see WarehouseWriter.
+        t = time.perf_counter()
+        outputs = job_cls.outputs.items()
+        summary.outputs = WarehouseWriter(env=env).write_all([(frames[alias], table) for alias, table in outputs], p)
+        summary.timings += [(f"write {alias}", out.seconds) for alias, out in zip(job_cls.outputs, summary.outputs)]
+        summary.timings.append(("write outputs (concurrent), publish", time.perf_counter() - t))
+    finally:
+        keys.shutdown(wait=True)
+        for name in graph.cached:
+            frames[name].unpersist()
+            log.info("unpersisted %s", name)
 
     if config.count_inputs:
         t = time.perf_counter()

@@ -1,10 +1,10 @@
 """Catalog tables: read by name; write a new version, validate it, then swap it in.
 
 A write lands in a fresh `run=<id>` directory that nothing points at, is checked against the
-contract (rows and nulls counted by the write itself, primary keys read back), and only then
-becomes the partition (or table) location in the metastore: a rerun replaces exactly its own
-partition, a failed or killed run leaves the previous version in place, and a contract
-violation leaves nothing behind. Directories of killed runs are removed by a later write of
+contract (rows and nulls counted by the write itself, primary keys read back unless the plan
+proves them unique), and only then becomes the partition (or table) location in the
+metastore: a rerun replaces exactly its own partition, a failed or killed run leaves the
+previous version in place, and a contract violation in any output of a run publishes none. Directories of killed runs are removed by a later write of
 the same partition once they are older than a grace period.
 """
 
@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
-from common.conformance import count_columns, count_violations, duplicate_keys, schema_violations
+from common.conformance import count_columns, count_violations, duplicate_keys, proven_unique, schema_violations
 from common.contracts import Table
 from common.environments import Environment
 from common.errors import ConfigError, ContractViolation, SourceError
@@ -24,6 +25,7 @@ from common.job import RunParams
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
 
 __all__ = ["WarehouseReader", "WarehouseWriter", "WriteResult", "table_exists"]
 
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 # A `run=` directory nothing points at is a killed run's once its newest file is this old;
 # younger ones may belong to a run still writing.
 ORPHAN_GRACE_S = 24 * 3600
+# Outputs of one run staged at once: each is its own Spark job, sharing the cluster's cores.
+MAX_CONCURRENT_WRITES = 4
 
 
 def table_exists(spark: SparkSession, physical: str) -> bool:
@@ -68,6 +72,7 @@ class WriteResult:
     partition: str
     rows: int
     location: str
+    seconds: float = 0.0  # staging: writing and validating the new version
 
 
 class _Fs:
@@ -109,27 +114,94 @@ class _Fs:
 
 
 class _Metastore:
-    """Locations straight from the catalog: one metastore call each, no SQL to plan.
+    """One table's metadata straight from the session catalog: no SQL to parse, plan or run.
 
-    `DESCRIBE ... EXTENDED` and `SHOW PARTITIONS` cost a parse, an analysis and a job each;
-    these cost a metastore round trip. PySpark exposes neither, hence the JVM calls.
+    `ALTER TABLE ... PARTITION` costs a parse, an analysis and a command (about 0.5 s here);
+    these calls cost a metastore round trip each. PySpark exposes none of them, hence the JVM.
     """
 
     def __init__(self, spark: SparkSession, physical: str) -> None:
-        self._catalog = spark._jsparkSession.sharedState().externalCatalog()
-        self._to_scala = spark.sparkContext._jvm.org.apache.spark.api.python.PythonUtils.toScalaMap
-        self._database, self._table = physical.split(".")
+        jvm = spark.sparkContext._jvm
+        self._jvm, self.spark, self.physical = jvm, spark, physical
+        self._catalog = spark._jsparkSession.sessionState().catalog()
+        database, table = physical.split(".")
+        self._ident = jvm.org.apache.spark.sql.catalyst.TableIdentifier(table, jvm.scala.Option.apply(database))
+        self._table = None
+
+    def _spec(self, ds: str):  # noqa: ANN202 - a py4j object
+        return self._jvm.org.apache.spark.api.python.PythonUtils.toScalaMap({"ds": ds})
+
+    def exists(self) -> bool:
+        return self._catalog.tableExists(self._ident)
+
+    def table(self):  # noqa: ANN201 - a py4j CatalogTable
+        if self._table is None:
+            self._table = self._catalog.getTableMetadata(self._ident)
+        return self._table
+
+    def schema(self) -> StructType:
+        from pyspark.sql.types import _parse_datatype_json_string
+
+        return _parse_datatype_json_string(self.table().schema().json())
 
     def table_location(self) -> str:
-        return self._catalog.getTable(self._database, self._table).location().toString()
+        return self.table().location().toString()
 
-    def partition_location(self, ds: str) -> str | None:
-        found = self._catalog.getPartitionOption(self._database, self._table, self._to_scala({"ds": ds}))
-        return found.get().location().toString() if found.isDefined() else None
+    def partition(self, ds: str):  # noqa: ANN201 - a py4j CatalogTablePartition or None
+        found = self._catalog.externalCatalog().getPartitionOption(
+            self.table().database(), self.table().identifier().table(), self._spec(ds)
+        )
+        return found.get() if found.isDefined() else None
+
+    def point_partition(self, ds: str, location: str, current) -> None:  # noqa: ANN001
+        """Make partition ds read `location`: one metastore update, then the table's caches refreshed."""
+        jvm, seq = self._jvm, self._jvm.org.apache.spark.api.python.PythonUtils.toSeq
+        base = (current or self.table()).storage()
+        storage = base.copy(
+            jvm.scala.Option.apply(jvm.java.net.URI(location)),
+            base.inputFormat(), base.outputFormat(), base.serde(), base.compressed(), base.properties(),
+        )
+        if current is not None:
+            updated = current.copy(
+                current.spec(), storage, current.parameters(), current.createTime(),
+                current.lastAccessTime(), current.stats(),
+            )
+            self._catalog.alterPartitions(self._ident, seq([updated]))
+        else:
+            created = jvm.org.apache.spark.sql.catalyst.catalog.CatalogTablePartition(
+                self._spec(ds), storage, jvm.org.apache.spark.api.python.PythonUtils.toScalaMap({}),
+                int(time.time() * 1000), -1, jvm.scala.Option.apply(None),
+            )
+            self._catalog.createPartitions(self._ident, seq([created]), False)
+        if self.table().stats().isDefined():  # as Spark's ALTER does: a size measured before is now wrong
+            self._catalog.alterTableStats(self._ident, jvm.scala.Option.apply(None))
+        self.spark.catalog.refreshTable(self.physical)
+
+    def point_table(self, location: str) -> None:
+        """Make an unpartitioned table read `location` (rare: Spark's own ALTER is fast enough)."""
+        self.spark.sql(f"ALTER TABLE {self.physical} SET LOCATION '{location}'")
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """A validated new version that nothing points at yet."""
+
+    table: Table
+    physical: str
+    metastore: _Metastore
+    parent: str
+    location: str
+    rows: int
+    seconds: float
 
 
 class WarehouseWriter:
-    """Writes one output of a run: `write(df, table, params)`; refuses qa writes to production."""
+    """Writes the outputs of a run: `write_all`, or `write` for one; refuses qa writes to production.
+
+    Every output is first staged (written as a new version and validated; outputs concurrently,
+    as separate Spark jobs) and only when all are valid published, one metastore update each:
+    a contract violation in any output publishes none of them.
+    """
 
     def __init__(self, *, env: Environment, orphan_grace_s: float = ORPHAN_GRACE_S) -> None:
         self.env = env
@@ -139,8 +211,24 @@ class WarehouseWriter:
         return f"WarehouseWriter(env={self.env.name!r}, branch={self.env.branch!r})"
 
     def write(self, df: DataFrame, table: Table, p: RunParams) -> WriteResult:
-        from pyspark.sql import Observation
+        (result,) = self.write_all([(df, table)], p)
+        return result
 
+    def write_all(self, outputs: Sequence[tuple[DataFrame, Table]], p: RunParams) -> list[WriteResult]:
+        targets = [self._prepare(df, table, p) for df, table in outputs]  # every refusal before any write
+        with ThreadPoolExecutor(max_workers=min(len(targets), MAX_CONCURRENT_WRITES) or 1) as pool:
+            futures = [pool.submit(self._stage, df, table, metastore, parent) for df, table, metastore, parent in targets]
+            wait(futures)
+        staged = [f.result() for f in futures if not f.exception()]
+        failed = [f.exception() for f in futures if f.exception()]
+        if failed:
+            for version in staged:
+                _Fs(version.metastore.spark).delete(version.location)
+            raise failed[0]
+        return [self._publish(version, p) for version in staged]
+
+    def _prepare(self, df: DataFrame, table: Table, p: RunParams) -> tuple[DataFrame, Table, _Metastore, str]:
+        """Checks that need no data, the table created if new, and where the new version goes."""
         contract = table.contract
         physical = self.env.output_name(table)
         self.env.check_write(physical)
@@ -149,44 +237,66 @@ class WarehouseWriter:
         problems = schema_violations(df.schema, contract, data_only=True)
         if problems:
             raise ContractViolation(table.name, problems)
-        spark = df.sparkSession
-        self._ensure_table(spark, table, physical)
-        metastore = _Metastore(spark, physical)
+        metastore = _Metastore(df.sparkSession, physical)
+        self._ensure_table(df.sparkSession, table, physical, metastore)
         root = metastore.table_location()
         # An unpartitioned table points at its current version: new versions go beside it.
         parent = f"{root}/ds={p.ds}" if contract.partition_by else root.split("/run=")[0]
+        return df, table, metastore, parent
+
+    def _stage(self, df: DataFrame, table: Table, metastore: _Metastore, parent: str) -> _Staged:
+        """Write a new version and validate it; on any failure remove it and raise."""
+        from pyspark.sql import Observation
+
+        started = time.perf_counter()
+        contract, spark = table.contract, df.sparkSession
         location = f"{parent}/run={uuid.uuid4().hex[:12]}"
-        fs = _Fs(spark)
         data = df.select(*(c.name for c in contract.data_columns))
-        # Rows and nulls are counted by the write itself; only the keys are read back.
+        # Rows and nulls are counted by the write itself; keys are read back unless the plan
+        # already guarantees them unique (an aggregate grouped by the key, a distinct).
         counts = Observation()
         try:
             data.observe(counts, *count_columns(data, contract)).write.mode("errorifexists").parquet(location)
             rows, problems = count_violations(counts.get)
-            if rows and contract.primary_key:
-                problems += duplicate_keys(spark.read.parquet(location).select(*contract.primary_key), contract)
+            key = contract.primary_key
+            if rows and key and not proven_unique(data, key):
+                problems += duplicate_keys(spark.read.parquet(location).select(*key), contract)
             if problems:
                 raise ContractViolation(table.name, problems)
         except BaseException:
-            fs.delete(location)
+            _Fs(spark).delete(location)
             raise
-        ds = p.ds if contract.partition_by else None
-        previous = metastore.partition_location(ds) if ds else root
-        self._swap(spark, physical, ds, location, exists=previous is not None)
+        return _Staged(table, metastore.physical, metastore, parent, location, rows, time.perf_counter() - started)
+
+    def _publish(self, version: _Staged, p: RunParams) -> WriteResult:
+        """Point the partition (or the table) at the staged version, then remove what it replaced."""
+        metastore, location, fs = version.metastore, version.location, _Fs(version.metastore.spark)
+        if version.table.contract.partition_by:
+            current = metastore.partition(p.ds)
+            previous = current.location().toString() if current is not None else None
+            metastore.point_partition(p.ds, location, current)
+            partition = f"ds={p.ds}"
+        else:
+            previous = metastore.table_location()
+            metastore.point_table(location)
+            partition = ""
         if previous and previous.rstrip("/") != location and "/run=" in previous:
             fs.delete(previous)  # only the version this write replaced: a concurrent run's files stay
-        for orphan in fs.stale_versions(parent, location, self.orphan_grace_s):
+        for orphan in fs.stale_versions(version.parent, location, self.orphan_grace_s):
             log.warning("removed %s: a version no run swapped in (a killed run's) older than the grace period", orphan)
             fs.delete(orphan)
-        partition = f"ds={p.ds}" if contract.partition_by else ""
-        log.info("wrote %s %s: %d rows", physical, partition, rows)
-        if not rows:
-            log.warning("%s %s is empty: check the ds and that the job's inputs hold data for it", physical, partition)
-        return WriteResult(table=physical, partition=partition, rows=rows, location=location)
+        log.info("wrote %s %s: %d rows", version.physical, partition, version.rows)
+        if not version.rows:
+            log.warning(
+                "%s %s is empty: check the ds and that the job's inputs hold data for it", version.physical, partition
+            )
+        return WriteResult(
+            table=version.physical, partition=partition, rows=version.rows, location=location, seconds=version.seconds
+        )
 
-    def _ensure_table(self, spark: SparkSession, table: Table, physical: str) -> None:
-        if spark.catalog.tableExists(physical):
-            drift = schema_violations(spark.table(physical).schema, table.contract)
+    def _ensure_table(self, spark: SparkSession, table: Table, physical: str, metastore: _Metastore) -> None:
+        if metastore.exists():
+            drift = schema_violations(metastore.schema(), table.contract)
             if drift:
                 raise ContractViolation(
                     table.name,
@@ -198,14 +308,3 @@ class WarehouseWriter:
         partitioned = "PARTITIONED BY (ds)" if table.contract.partition_by else ""
         ddl = ", ".join(f"`{c.name}` {c.type}" for c in table.contract.columns)
         spark.sql(f"CREATE TABLE IF NOT EXISTS {physical} ({ddl}) USING parquet {partitioned}")
-
-    @staticmethod
-    def _swap(spark: SparkSession, physical: str, ds: str | None, location: str, *, exists: bool) -> None:
-        """Point the partition (or, without ds, the table) at `location`: one metastore update."""
-        if ds is None:
-            spark.sql(f"ALTER TABLE {physical} SET LOCATION '{location}'")
-        elif exists:
-            spark.sql(f"ALTER TABLE {physical} PARTITION (ds='{ds}') SET LOCATION '{location}'")
-        else:
-            spark.sql(f"ALTER TABLE {physical} ADD PARTITION (ds='{ds}') LOCATION '{location}'")
-        # Each ALTER refreshes the table's cached metadata and files itself.

@@ -148,3 +148,31 @@ def test_a_killed_runs_version_is_removed_once_older_than_the_grace_period(spark
     assert not os.path.exists(old) and os.path.exists(recent)
     assert "run=0killed0old0: a version no run swapped in" in caplog.text
     assert_frame_equal(spark.table(table.name), [(2, "b", 2.0, "2024-01-01")])
+
+
+def test_a_violation_in_any_output_publishes_none_of_the_run(spark, scratch_db):
+    sales = _sales(scratch_db)
+    totals = Table(f"{scratch_db}.totals", sales.contract)
+    writer, p = WarehouseWriter(env=Environment("local")), RunParams("2024-01-01")
+    writer.write_all([(frame(spark, SCHEMA, [(1, "a", 1.0)]), sales), (frame(spark, SCHEMA, [(1, "a", 1.0)]), totals)], p)
+    good, bad = frame(spark, SCHEMA, [(2, "b", 2.0)]), frame(spark, SCHEMA, [(3, "c", 3.0), (3, "d", 4.0)])
+    with pytest.raises(ContractViolation, match=r"duplicate primary key \(id\), e.g. id=3"):
+        writer.write_all([(good, sales), (bad, totals)], p)
+    # both keep the previous run's version, and neither new version is left on disk
+    assert_frame_equal(spark.table(sales.name), [(1, "a", 1.0, "2024-01-01")])
+    assert_frame_equal(spark.table(totals.name), [(1, "a", 1.0, "2024-01-01")])
+    assert len(_run_dirs(spark, sales.name)) == len(_run_dirs(spark, totals.name)) == 1
+
+
+def test_a_write_drops_table_statistics_it_made_stale(spark, scratch_db):
+    table, writer = _sales(scratch_db), WarehouseWriter(env=Environment("local"))
+    writer.write(frame(spark, SCHEMA, [(1, "a", 1.0)]), table, RunParams("2024-01-01"))
+    spark.sql(f"ANALYZE TABLE {table.name} COMPUTE STATISTICS")
+
+    def statistics() -> list:
+        return spark.sql(f"DESCRIBE TABLE EXTENDED {table.name}").filter("col_name = 'Statistics'").collect()
+
+    assert statistics()
+    writer.write(frame(spark, SCHEMA, [(2, "b", 2.0)]), table, RunParams("2024-01-02"))
+    assert not statistics()
+    assert_frame_equal(spark.table(table.name), [(1, "a", 1.0, "2024-01-01"), (2, "b", 2.0, "2024-01-02")])
