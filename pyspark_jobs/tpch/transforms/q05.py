@@ -35,14 +35,15 @@ def orders_in_year(orders: DataFrame, customer: DataFrame, *, start: date) -> Da
 
 
 def local_supplier_revenue(lineitem: DataFrame, orders: DataFrame, suppliers: DataFrame) -> DataFrame:
-    """Revenue by nation of the lines whose supplier is in the customer's nation."""
-    lines = lineitem.select("l_orderkey", "l_suppkey", revenue().alias("revenue")).join(
+    """Revenue by nation of the lines whose supplier is in the customer's nation; summed after
+    the joins, see `revenue`."""
+    lines = lineitem.select("l_orderkey", "l_suppkey", "l_extendedprice", "l_discount").join(
         orders, on=F.col("l_orderkey") == F.col("o_orderkey"), how="inner"
     )
     same_nation = (F.col("l_suppkey") == F.col("s_suppkey")) & (F.col("c_nationkey") == F.col("s_nationkey"))
     return (
         lines.join(suppliers, on=same_nation, how="inner")
         .groupBy("n_name")
-        .agg(F.sum("revenue").alias("revenue"))
+        .agg(F.sum(revenue()).alias("revenue"))
         .select("n_name", F.col("revenue").cast("decimal(38,4)").alias("revenue"))
     )
