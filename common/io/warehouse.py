@@ -55,14 +55,19 @@ class WarehouseReader:
     env: Environment
 
     def read(self, spark: SparkSession, table: Table) -> tuple[DataFrame, str]:
+        from pyspark.errors import AnalysisException
+
         physical = self.env.input_name(table, lambda name: table_exists(spark, name))
-        if not table_exists(spark, physical):
+        try:
+            # Other processes write this catalog too: never trust a cached listing of the table.
+            spark.catalog.refreshTable(physical)
+        except AnalysisException:
+            if table_exists(spark, physical):
+                raise
             raise SourceError(
                 f"table {physical} does not exist in the catalog: load it ('make data' for TPC-H) "
                 "or run the job that writes it"
-            )
-        # Other processes write this catalog too: never trust a cached listing of the table.
-        spark.catalog.refreshTable(physical)
+            ) from None
         return conform(spark.table(physical), table, physical), physical
 
 
