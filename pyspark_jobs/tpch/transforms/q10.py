@@ -22,13 +22,14 @@ CUSTOMER_COLUMNS = ("c_custkey", "c_name", "c_acctbal", "c_address", "c_phone", 
 
 
 def returned_revenue(lineitem: DataFrame, orders: DataFrame, *, start: date) -> DataFrame:
-    """(o_custkey, revenue): revenue of the returned lines of orders placed in the quarter."""
-    returned = lineitem.filter(F.col("l_returnflag") == RETURNED).select("l_orderkey", revenue().alias("revenue"))
+    """(o_custkey, revenue): revenue of the returned lines of orders placed in the quarter, summed
+    after the join (see `revenue`)."""
+    returned = lineitem.filter(F.col("l_returnflag") == RETURNED).select("l_orderkey", "l_extendedprice", "l_discount")
     placed = orders.filter(in_period("o_orderdate", start, months=QUARTER)).select("o_orderkey", "o_custkey")
     return (
         returned.join(placed, on=F.col("l_orderkey") == F.col("o_orderkey"), how="inner")
         .groupBy("o_custkey")
-        .agg(F.sum("revenue").alias("revenue"))
+        .agg(F.sum(revenue()).alias("revenue"))
     )
 
 

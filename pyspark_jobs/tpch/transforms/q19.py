@@ -28,9 +28,9 @@ BRACKETS = (
 
 
 def air_lines_delivered_in_person(lineitem: DataFrame) -> DataFrame:
-    """(l_partkey, l_quantity, revenue) of the air shipments delivered in person."""
+    """(l_partkey, l_quantity, l_extendedprice, l_discount) of the air shipments delivered in person."""
     by_air = F.col("l_shipmode").isin(*AIR_MODES) & (F.col("l_shipinstruct") == IN_PERSON)
-    return lineitem.filter(by_air).select("l_partkey", "l_quantity", revenue().alias("revenue"))
+    return lineitem.filter(by_air).select("l_partkey", "l_quantity", "l_extendedprice", "l_discount")
 
 
 def _in_bracket(brand: str, containers: tuple[str, ...], largest_size: int, smallest_quantity: int) -> Column:
@@ -43,7 +43,8 @@ def _in_bracket(brand: str, containers: tuple[str, ...], largest_size: int, smal
 def bracket_revenue(
     lines: DataFrame, part: DataFrame, *, brands: tuple[str, ...], quantities: tuple[int, ...]
 ) -> DataFrame:
-    """One row: the revenue of the lines in any bracket; bracket i has brands[i], quantities[i]."""
+    """One row: the revenue of the lines in any bracket; bracket i has brands[i], quantities[i].
+    Revenue is computed for the lines in a bracket only (see `revenue`)."""
     parts = part.select("p_partkey", "p_brand", "p_container", "p_size")
     with_part = lines.join(parts, on=F.col("l_partkey") == F.col("p_partkey"), how="inner")
     brackets = [
@@ -52,4 +53,4 @@ def bracket_revenue(
             brands, quantities, BRACKETS, strict=True
         )
     ]
-    return with_part.filter(reduce(or_, brackets)).agg(F.sum("revenue").alias("revenue"))
+    return with_part.filter(reduce(or_, brackets)).agg(F.sum(revenue()).alias("revenue"))
