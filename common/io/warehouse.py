@@ -4,8 +4,9 @@ A write lands in a fresh `run=<id>` directory that nothing points at, is checked
 contract (rows and nulls counted by the write itself, primary keys read back unless the plan
 proves them unique), and only then becomes the partition (or table) location in the
 metastore: a rerun replaces exactly its own partition, a failed or killed run leaves the
-previous version in place, and a contract violation in any output of a run publishes none. Directories of killed runs are removed by a later write of
-the same partition once they are older than a grace period.
+previous version in place, and a contract violation in any output of a run publishes none.
+Directories of killed runs are removed by a later write of the same partition once they are
+older than a grace period.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ class _Fs:
 class _Metastore:
     """One table's metadata straight from the session catalog: no SQL to parse, plan or run.
 
-    `ALTER TABLE ... PARTITION` costs a parse, an analysis and a command (about 0.5 s here);
+    `ALTER TABLE ... PARTITION` costs a parse, an analysis, a command and a full table refresh;
     these calls cost a metastore round trip each. PySpark exposes none of them, hence the JVM.
     """
 
