@@ -122,7 +122,7 @@ class _Fs:
 class _Metastore:
     """One table's metadata straight from the session catalog: no SQL to parse, plan or run.
 
-    `ALTER TABLE ... PARTITION` costs a parse, an analysis, a command and a full table refresh;
+    `ALTER TABLE ... PARTITION` costs a parse, an analysis and a command on top of the update;
     these calls cost a metastore round trip each. PySpark exposes none of them, hence the JVM.
     """
 
