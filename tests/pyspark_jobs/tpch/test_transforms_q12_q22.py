@@ -83,12 +83,12 @@ def test_q17_is_null_when_no_line_is_small(spark):
 def test_q19_sums_the_lines_of_any_bracket(spark):
     lines = frame(
         spark,
-        "l_partkey bigint, l_quantity decimal(15,2), revenue decimal(32,4)",
+        "l_partkey bigint, l_quantity decimal(15,2), l_extendedprice decimal(15,2), l_discount decimal(15,2)",
         [
-            (1, D("11"), D("100.0000")),  # small bracket, quantity 1..11
-            (3, D("20"), D("25.5000")),  # large bracket, quantity 20..30
-            (3, D("31"), D("50.0000")),  # quantity above the large bracket
-            (2, D("15"), D("70.0000")),  # part 2 is too big for the medium bracket
+            (1, D("11"), D("125.00"), D("0.20")),  # small bracket, quantity 1..11: revenue 100
+            (3, D("20"), D("51.00"), D("0.50")),  # large bracket, quantity 20..30: revenue 25.50
+            (3, D("31"), D("50.00"), D("0.00")),  # quantity above the large bracket
+            (2, D("15"), D("100.00"), D("0.30")),  # part 2 is too big for the medium bracket
         ],
     )
     part = frame(
