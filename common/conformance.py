@@ -65,12 +65,8 @@ def count_columns(df: DataFrame, contract: Contract) -> list[SparkColumn]:
     """Aggregates of a frame's row count (`__rows`) and the nulls of each NOT NULL column."""
     from pyspark.sql import functions as F
 
-    nulls = [F.sum(F.col(n).isNull().cast("long")).alias(n) for n in _not_null(df, contract)]
-    return [F.count(F.lit(1)).alias("__rows"), *nulls]
-
-
-def _not_null(df: DataFrame, contract: Contract) -> list[str]:
-    return [c.name for c in contract.columns if not c.nullable and c.name in df.columns]
+    not_null = [c.name for c in contract.columns if not c.nullable and c.name in df.columns]
+    return [F.count(F.lit(1)).alias("__rows"), *(F.sum(F.col(n).isNull().cast("long")).alias(n) for n in not_null)]
 
 
 def count_violations(counts: Mapping[str, int | None]) -> tuple[int, list[str]]:
@@ -119,9 +115,9 @@ def data_violations(df: DataFrame, contract: Contract) -> tuple[int, list[str]]:
     key = list(contract.primary_key)
     if not key:
         return count_violations(df.agg(*count_columns(df, contract)).first().asDict())
-    names = ["__rows", *_not_null(df, contract)]  # what count_columns counts, in its order
-    per_key = df.groupBy(*key).agg(*(c.alias(f"__c{i}") for i, c in enumerate(count_columns(df, contract))))
-    sums = [F.sum(f"__c{i}") for i in range(len(names))]
-    *values, duplicated = per_key.agg(*sums, F.count_if(F.col("__c0") > 1)).first()
-    rows, problems = count_violations({n: v or 0 for n, v in zip(names, values)})
+    # the keys renamed, so that the null counts can keep their columns' names
+    per_key = df.groupBy(*(F.col(k).alias(f"__key_{k}") for k in key)).agg(*count_columns(df, contract))
+    counted = [n for n in per_key.columns if not n.startswith("__key_")]
+    *values, duplicated = per_key.agg(*(F.sum(n) for n in counted), F.count_if(F.col("__rows") > 1)).first()
+    rows, problems = count_violations({n: v or 0 for n, v in zip(counted, values)})
     return rows, problems + (duplicate_keys(df, contract) if duplicated else [])

@@ -130,8 +130,8 @@ class _Metastore:
         jvm = spark.sparkContext._jvm
         self._jvm, self.spark, self.physical = jvm, spark, physical
         self._catalog = spark._jsparkSession.sessionState().catalog()
-        database, table = physical.split(".")
-        self._ident = jvm.org.apache.spark.sql.catalyst.TableIdentifier(table, jvm.scala.Option.apply(database))
+        self._database, self._name = physical.split(".")
+        self._ident = jvm.org.apache.spark.sql.catalyst.TableIdentifier(self._name, jvm.scala.Option.apply(self._database))
         self._table = None
 
     def _spec(self, ds: str):  # noqa: ANN202 - a py4j object
@@ -154,9 +154,7 @@ class _Metastore:
         return self.table().location().toString()
 
     def partition(self, ds: str):  # noqa: ANN201 - a py4j CatalogTablePartition or None
-        found = self._catalog.externalCatalog().getPartitionOption(
-            self.table().database(), self.table().identifier().table(), self._spec(ds)
-        )
+        found = self._catalog.externalCatalog().getPartitionOption(self._database, self._name, self._spec(ds))
         return found.get() if found.isDefined() else None
 
     def point_partition(self, ds: str, location: str, current) -> None:  # noqa: ANN001
@@ -193,7 +191,6 @@ class _Staged:
     """A validated new version that nothing points at yet."""
 
     table: Table
-    physical: str
     metastore: _Metastore
     parent: str
     location: str
@@ -272,11 +269,12 @@ class WarehouseWriter:
         except BaseException:
             _Fs(spark).delete(location)
             raise
-        return _Staged(table, metastore.physical, metastore, parent, location, rows, time.perf_counter() - started)
+        return _Staged(table, metastore, parent, location, rows, time.perf_counter() - started)
 
     def _publish(self, version: _Staged, p: RunParams) -> WriteResult:
         """Point the partition (or the table) at the staged version, then remove what it replaced."""
         metastore, location, fs = version.metastore, version.location, _Fs(version.metastore.spark)
+        physical = metastore.physical
         if version.table.contract.partition_by:
             current = metastore.partition(p.ds)
             previous = current.location().toString() if current is not None else None
@@ -291,13 +289,11 @@ class WarehouseWriter:
         for orphan in fs.stale_versions(version.parent, location, self.orphan_grace_s):
             log.warning("removed %s: a version no run swapped in (a killed run's) older than the grace period", orphan)
             fs.delete(orphan)
-        log.info("wrote %s %s: %d rows", version.physical, partition, version.rows)
+        log.info("wrote %s %s: %d rows", physical, partition, version.rows)
         if not version.rows:
-            log.warning(
-                "%s %s is empty: check the ds and that the job's inputs hold data for it", version.physical, partition
-            )
+            log.warning("%s %s is empty: check the ds and that the job's inputs hold data for it", physical, partition)
         return WriteResult(
-            table=version.physical, partition=partition, rows=version.rows, location=location, seconds=version.seconds
+            table=physical, partition=partition, rows=version.rows, location=location, seconds=version.seconds
         )
 
     def _ensure_table(self, spark: SparkSession, table: Table, physical: str, metastore: _Metastore) -> None:

@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 if TYPE_CHECKING:
     from datetime import date
 
-__all__ = ["revenue", "with_revenue", "with_nation", "with_region", "nations_in_region", "in_period", "suppliers_in_nation",
+__all__ = ["revenue", "with_nation", "with_region", "nations_in_region", "in_period", "suppliers_in_nation",
            "with_supplier_nation"]
 
 
@@ -22,10 +22,6 @@ def revenue() -> Column:
     join and shuffling it costs more than shuffling price and discount and summing it after the
     join (`F.sum(revenue())`)."""
     return F.col("l_extendedprice") * (F.lit(1) - F.col("l_discount"))
-
-
-def with_revenue(lines: DataFrame, *, name: str = "revenue") -> DataFrame:
-    return lines.withColumn(name, revenue())
 
 
 def with_nation(df: DataFrame, nation: DataFrame, *, key: str, prefix: str = "n") -> DataFrame:

@@ -23,7 +23,7 @@ def test_revenue_is_price_less_discount(spark):
     )
     # 100 * 0.90 = 90; 33.33 * 0.93 = 30.9969; 10 * 1 = 10
     assert_frame_equal(
-        t.with_revenue(lines).select("l_orderkey", "revenue"),
+        lines.select("l_orderkey", t.revenue().alias("revenue")),
         [(1, D("90.0000")), (2, D("30.9969")), (3, D("10.0000"))],
     )
 
