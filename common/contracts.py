@@ -18,6 +18,8 @@ __all__ = ["Column", "Contract", "Table", "WAREHOUSE", "MYSQL"]
 WAREHOUSE = "warehouse"
 MYSQL = "mysql"
 _STORES = (WAREHOUSE, MYSQL)
+# "mysql" is the default MySQL source; "mysql:<source>" another one, configured on its own.
+_MYSQL_SOURCE = re.compile(r"^mysql:[a-z][a-z0-9_]*$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 
 
@@ -93,8 +95,21 @@ class Table:
             raise ValueError(f"table name {self.name!r} must be 'database.table' in lower snake case")
         if self.check_keys and not self.contract.primary_key:
             raise ValueError(f"table {self.name}: check_keys needs a primary_key in the contract")
-        if self.store not in _STORES:
-            raise ValueError(f"table {self.name}: store must be one of {_STORES}, not {self.store!r}")
+        if self.store not in _STORES and not _MYSQL_SOURCE.fullmatch(self.store):
+            raise ValueError(
+                f"table {self.name}: store must be 'warehouse', 'mysql' or 'mysql:<source>', not {self.store!r}"
+            )
+
+    @property
+    def is_mysql(self) -> bool:
+        return self.mysql_source is not None
+
+    @property
+    def mysql_source(self) -> str | None:
+        """The MySQL source this table lives in ("default" for store "mysql"), or None."""
+        if self.store == MYSQL:
+            return "default"
+        return self.store.split(":", 1)[1] if self.store.startswith(MYSQL + ":") else None
 
     @property
     def database(self) -> str:

@@ -48,6 +48,13 @@ class Environment:
             return f"{self.qa_prefix}{table.database}.{table.table}"
         return table.name
 
+    def output_location(self, table: Table, *, lake_root: str, qa_root: str) -> str:
+        """Where an output's files live: an EXTERNAL table under the lake root, or for qa under
+        the branch's own prefix, so a bucket policy can confine a branch to qa_root/<slug>/."""
+        if self.name == "qa":
+            return f"{qa_root.rstrip('/')}/{self.slug}/{table.database}/{table.table}"
+        return f"{lake_root.rstrip('/')}/{table.database}/{table.table}"
+
     def input_name(self, table: Table, exists: Callable[[str], bool]) -> str:
         """The physical name an input is read from: qa prefers its own namespace."""
         if self.name == "qa":

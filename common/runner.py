@@ -90,7 +90,14 @@ def read_inputs(
     from common.io.warehouse import WarehouseReader
 
     settings = load_settings()
-    mysql = MysqlReader(settings.mysql, partitions=settings.jdbc_partitions, fetch_size=settings.jdbc_fetch_size)
+    mysql: dict[str, MysqlReader] = {}  # one per source, its settings (and secret) read once
+
+    def mysql_reader(source: str) -> MysqlReader:
+        if source not in mysql:
+            mysql[source] = MysqlReader(settings.mysql_source(source), partitions=settings.jdbc_partitions,
+                                        fetch_size=settings.jdbc_fetch_size)
+        return mysql[source]
+
     if config.source == "trino":
         from common.io.trino import TrinoReader
 
@@ -99,10 +106,10 @@ def read_inputs(
         lake = WarehouseReader(env)
     frames = {}
     for alias, table in inputs.items():
-        if config.source == "trino":
-            reader = lake if lake.handles(table) else mysql
+        if table.is_mysql and not (config.source == "trino" and lake.handles(table)):
+            reader = mysql_reader(table.mysql_source)
         else:
-            reader = mysql if table.store == "mysql" else lake
+            reader = lake
         frames[alias] = reader.read(spark, table)
     return frames
 

@@ -28,11 +28,13 @@ log = logging.getLogger(__name__)
 SESSION_DEFAULTS = {
     "spark.sql.sources.partitionOverwriteMode": "dynamic",
     "spark.sql.session.timeZone": "UTC",
-    "spark.sql.shuffle.partitions": "8",
     "spark.sql.adaptive.enabled": "true",
     # MySQL CHAR(n) columns would otherwise come back padded to n and block filter pushdown.
     "spark.sql.legacy.charVarcharAsString": "true",
 }
+# Local sessions only: a laptop's few cores. On a cluster the deployment sizes shuffles
+# (docs/PRODUCTION.md) and adaptive execution coalesces them.
+LOCAL_DEFAULTS = {"spark.sql.shuffle.partitions": "8"}
 
 
 def on_cluster() -> bool:
@@ -113,7 +115,7 @@ def get_spark(app_name: str = "pyspark-jobs", *, master: str | None = None) -> S
         builder = builder.master(master or os.environ.get("PYSPARK_JOBS_MASTER", "local[2]"))
     spark = builder.getOrCreate()
     submitted = spark.sparkContext.getConf()
-    for key, value in SESSION_DEFAULTS.items():
+    for key, value in {**SESSION_DEFAULTS, **({} if on_cluster() else LOCAL_DEFAULTS)}.items():
         if not submitted.contains(key):
             spark.conf.set(key, value)
     spark.sparkContext.setLogLevel(os.environ.get("PYSPARK_JOBS_SPARK_LOG_LEVEL", "WARN"))

@@ -4,6 +4,12 @@ Credentials are read from `PYSPARK_JOBS_*` environment variables, falling back t
 profile file `$PYSPARK_JOBS_VAR/credentials.env` (written by `make services`, mode 600).
 They never come from a command line, and the dataclasses below keep them out of reprs.
 
+MySQL sources: the contract store `mysql` is the source `default`, read from `PYSPARK_JOBS_MYSQL_<KEY>`;
+`mysql:<name>` is the source `<name>`, read from `PYSPARK_JOBS_MYSQL_<NAME>_<KEY>`. KEY is HOST, PORT,
+DATABASE, USER, PASSWORD, SECRET_ID, SSL_MODE or READ_REPLICA. With SECRET_ID the driver reads
+the credentials (and host, port, database unless set) from AWS Secrets Manager when the source
+is first read, so a cluster's step carries the secret's id and never its value.
+
 Trino is reached over `PYSPARK_JOBS_TRINO_HTTP_SCHEME` (http by default). With https, the
 keys `PYSPARK_JOBS_TRINO_HTTPS_PORT` and `PYSPARK_JOBS_TRINO_HTTPS_PASSWORD` win over
 `..._TRINO_PORT` and `..._TRINO_PASSWORD`: the local Trino serves plain HTTP without a
@@ -17,13 +23,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-__all__ = ["MysqlSettings", "TrinoSettings", "Settings", "load_settings", "read_profile"]
+__all__ = ["MYSQL_KEYS", "MysqlSettings", "TrinoSettings", "Settings", "load_settings", "mysql_key", "read_profile"]
 
 PREFIX = "PYSPARK_JOBS_"
 MYSQL_CONNECTOR_JAR = "mysql-connector-j-8.4.0.jar"
 # DataNucleus (the Hive metastore's ORM) cannot create its schema through Connector/J 8:
 # the metastore alone uses the 5.1 driver.
 METASTORE_CONNECTOR_JAR = "mysql-connector-java-5.1.49.jar"
+DEFAULT_SOURCE = "default"
+MYSQL_KEYS = ("HOST", "PORT", "DATABASE", "USER", "PASSWORD", "SECRET_ID", "SSL_MODE", "READ_REPLICA")
+# Connector/J's sslMode values; REQUIRED encrypts, the VERIFY_* modes also check the server.
+SSL_MODES = ("DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY")
+LAKE_SCHEMES = ("s3://", "s3a://", "file://")
+
+
+def mysql_key(source: str, key: str) -> str:
+    """The variable that holds `key` of a MySQL source, without the PYSPARK_JOBS_ prefix."""
+    return f"MYSQL_{key}" if source == DEFAULT_SOURCE else f"MYSQL_{source.upper()}_{key}"
 
 
 def read_profile(path: Path) -> dict[str, str]:
@@ -46,11 +62,20 @@ class MysqlSettings:
     database: str
     user: str
     password: str = field(repr=False)
+    ssl_mode: str = "DISABLED"
+    # Reads go to the replica when one is set (the secret's host stays the primary).
+    read_replica: str = ""
+    source: str = DEFAULT_SOURCE
+
+    @property
+    def read_host(self) -> str:
+        return self.read_replica or self.host
 
     @property
     def jdbc_url(self) -> str:
         # No credentials in the URL: they travel as connection properties.
-        return f"jdbc:mysql://{self.host}:{self.port}/{self.database}?useSSL=false&connectTimeout=5000"
+        return (f"jdbc:mysql://{self.read_host}:{self.port}/{self.database}"
+                f"?sslMode={self.ssl_mode}&connectTimeout=5000")
 
 
 @dataclass(frozen=True)
@@ -79,6 +104,13 @@ class Settings:
     jars: Path
     mysql: MysqlSettings
     trino: TrinoSettings
+    # Production tables live under lake_root/<database>/<table>; a qa branch's under
+    # qa_root/<branch-slug>/<database>/<table>.
+    lake_root: str = ""
+    qa_root: str = ""
+    aws_region: str = ""
+    # Every PYSPARK_JOBS_* value (environment over profile), for the MySQL sources.
+    values: Mapping[str, str] = field(default_factory=dict, repr=False)
     s3_endpoint: str = ""
     artifact_store: str = ""
     jdbc_partitions: int = 4
@@ -97,6 +129,47 @@ class Settings:
     @property
     def spark_conf_dir(self) -> Path:
         return self.var / "spark-conf"
+
+    def mysql_source(self, source: str = DEFAULT_SOURCE) -> MysqlSettings:
+        """The MySQL source a contract names (`mysql` or `mysql:<source>`), its secret read if it has one."""
+        from common.errors import ConfigError
+
+        def setting(key: str) -> str:
+            return PREFIX + mysql_key(source, key)
+
+        def get(key: str) -> str:
+            return self.values.get(setting(key), "")
+
+        if get("SECRET_ID"):
+            from common.secrets import read_secret
+
+            secret = read_secret(get("SECRET_ID"), region=self.aws_region, setting=setting("SECRET_ID"))
+            base = {"host": secret.get("host"), "port": secret.get("port") or 3306, "database": secret.get("dbname"),
+                    "user": secret.get("username"), "password": secret.get("password")}
+            origin = f"secret {get('SECRET_ID')!r} ({setting('SECRET_ID')})"
+        elif source == DEFAULT_SOURCE:
+            m = self.mysql
+            base = {"host": m.host, "port": m.port, "database": m.database, "user": m.user, "password": m.password}
+            origin = f"{PREFIX}MYSQL_* settings"
+        else:
+            base = dict.fromkeys(("host", "port", "database", "user", "password"))
+            origin = f"{setting('HOST')}, {setting('USER')}, {setting('PASSWORD')}"
+        values = {name: get(name.upper()) or base[name] for name in base}
+        missing = [name for name in ("host", "database", "user", "password") if not values[name]]
+        if missing:
+            raise ConfigError(
+                f"MySQL source {source!r}: no {', '.join(missing)} in {origin}; set {setting('SECRET_ID')} to a "
+                f"Secrets Manager secret holding host, port, dbname, username and password, or the deployment's "
+                f"[<deployment>.mysql.{source}] section"
+            )
+        ssl_mode = (get("SSL_MODE") or "DISABLED").upper()
+        if ssl_mode not in SSL_MODES:
+            raise ConfigError(f"{setting('SSL_MODE')}={ssl_mode!r}: use one of {', '.join(SSL_MODES)}")
+        return MysqlSettings(
+            host=str(values["host"]), port=int(values["port"] or 3306), database=str(values["database"]),
+            user=str(values["user"]), password=str(values["password"]), ssl_mode=ssl_mode,
+            read_replica=get("READ_REPLICA"), source=source,
+        )
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -135,6 +208,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         sample_keys=get("TRINO_SAMPLE_KEYS"),
         mysql_via=get("TRINO_MYSQL", "jdbc"),
     )
+    lake_root = get("LAKE_ROOT", (var / "lake").as_uri()).rstrip("/")
+    qa_root = get("QA_ROOT", f"{lake_root}/_qa").rstrip("/")
+    for key, uri in (("LAKE_ROOT", lake_root), ("QA_ROOT", qa_root)):
+        if not uri.startswith(LAKE_SCHEMES) or uri in LAKE_SCHEMES:
+            from common.errors import ConfigError
+
+            raise ConfigError(
+                f"{PREFIX}{key}={uri!r} is not a lake root: use an s3://bucket/prefix or file:///path URI "
+                "(the deployment's lake_root / qa_root)"
+            )
     return Settings(
         home=home,
         var=var,
@@ -147,4 +230,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         jdbc_partitions=int(get("JDBC_PARTITIONS", "4")),
         jdbc_fetch_size=int(get("JDBC_FETCH_SIZE", "10000")),
         driver_memory=get("DRIVER_MEMORY", "4g"),
+        lake_root=lake_root,
+        qa_root=qa_root,
+        aws_region=get("AWS_REGION"),
+        values={k: v for source in (profile, env) for k, v in source.items() if k.startswith(PREFIX) and v},
     )

@@ -17,10 +17,13 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from common.settings import MYSQL_CONNECTOR_JAR
+
 __all__ = ["ARCHIVE_ALIAS", "ARTIFACT_FILES", "LOCAL_MASTER", "SubmitSpec", "SubmitSpecError"]
 
 ARCHIVE_ALIAS = "environment"  # --archives environment.tar.gz#environment
-ARTIFACT_FILES = ("environment.tar.gz", "jobs.zip", "main.py")
+# The MySQL driver ships with the branch and is passed with --jars: a stock cluster has none.
+ARTIFACT_FILES = ("environment.tar.gz", "jobs.zip", "main.py", MYSQL_CONNECTOR_JAR)
 ARCHIVE_PYTHON = f"./{ARCHIVE_ALIAS}/bin/python"
 LOCAL_MASTER = "local-cluster[2,1,1024]"
 EMR_COMMAND_RUNNER = "command-runner.jar"
@@ -99,6 +102,7 @@ class SubmitSpec:
         args = [
             "--archives", f"{self.uri('environment.tar.gz')}#{ARCHIVE_ALIAS}",
             "--py-files", self.uri("jobs.zip"),
+            "--jars", self.uri(MYSQL_CONNECTOR_JAR),
         ]
         for key, value in {**BASE_CONF, **self.conf}.items():
             args += ["--conf", f"{key}={value}"]

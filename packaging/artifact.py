@@ -19,6 +19,7 @@ __all__ = [
     "JOBS",
     "MAIN",
     "MANIFEST",
+    "JDBC_JAR",
     "PAYLOAD",
     "ROOT",
     "ArtifactError",
@@ -38,8 +39,11 @@ ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENT = "environment.tar.gz"
 JOBS = "jobs.zip"
 MAIN = "main.py"
+# The MySQL driver travels with the branch (spark-submit --jars): a stock cluster has none.
+# The same name as common/settings.py's MYSQL_CONNECTOR_JAR (a test holds them equal).
+JDBC_JAR = "mysql-connector-j-8.4.0.jar"
 MANIFEST = "manifest.json"
-PAYLOAD = (ENVIRONMENT, JOBS, MAIN)
+PAYLOAD = (ENVIRONMENT, JOBS, MAIN, JDBC_JAR)
 # The name the archive is unpacked under on the cluster: --archives env.tar.gz#environment
 ARCHIVE_ALIAS = "environment"
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from common.errors import SourceError
 from common.io.warehouse import conform
-from common.settings import MysqlSettings
+from common.settings import MysqlSettings, mysql_key
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -99,7 +99,7 @@ class MysqlReader:
 
     def read(self, spark: SparkSession, table: Table) -> tuple[DataFrame, str]:
         source = f"`{table.database}`.`{table.table}`"
-        where = f"mysql {self.mysql.host}:{self.mysql.port}/{table.name}"
+        where = f"mysql {self.mysql.read_host}:{self.mysql.port}/{table.name}"
         options = self._options(stream=True)
         split = self._split_column(table)
         try:
@@ -118,7 +118,8 @@ class MysqlReader:
             df = spark.read.format("jdbc").options(**options).option("dbtable", source).load()
         except Exception as exc:  # py4j wraps every JDBC failure in one Java exception type
             raise SourceError(
-                f"cannot read {where}: {_reason(exc)}; check that MySQL is up ('make services-status') "
-                "and PYSPARK_JOBS_MYSQL_* settings"
+                f"cannot read {where}: {_reason(exc)}; check that MySQL source {self.mysql.source!r} is up and "
+                f"reachable from the driver, and its settings (PYSPARK_JOBS_{mysql_key(self.mysql.source, '*')}, "
+                "'make services-status' locally)"
             ) from None
         return conform(df, table, where), where

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from common.contracts import MYSQL, Column, Table
+from common.contracts import Column, Table
 from common.errors import ConfigError, SourceError
 from common.io.warehouse import conform
 from common.settings import Settings, TrinoSettings
@@ -276,11 +276,11 @@ class TrinoReader:
 
     def handles(self, table: Table) -> bool:
         """True when this reader reads `table` (MySQL inputs only with mysql_via=trino)."""
-        return table.store != MYSQL or self.mysql_via == "trino"
+        return not table.is_mysql or self.mysql_via == "trino"
 
     def source(self, table: Table) -> str:
         mapped = self.table_map.exact.get(table.name)
-        if mapped is None and table.store == MYSQL:
+        if mapped is None and table.is_mysql:
             mapped = f"{self.mysql_catalog}.{table.name}"
         mapped = mapped or self.table_map.resolve(table.name)
         if mapped is None:

@@ -206,8 +206,15 @@ class WarehouseWriter:
     a contract violation in any output publishes none of them.
     """
 
-    def __init__(self, *, env: Environment, orphan_grace_s: float = ORPHAN_GRACE_S) -> None:
+    def __init__(self, *, env: Environment, lake_root: str | None = None, qa_root: str | None = None,
+                 orphan_grace_s: float = ORPHAN_GRACE_S) -> None:
+        if lake_root is None or qa_root is None:
+            from common.settings import load_settings
+
+            settings = load_settings()
+            lake_root, qa_root = lake_root or settings.lake_root, qa_root or settings.qa_root
         self.env = env
+        self.lake_root, self.qa_root = lake_root, qa_root
         self.orphan_grace_s = orphan_grace_s
 
     def __repr__(self) -> str:
@@ -306,7 +313,11 @@ class WarehouseWriter:
                     + ["migrate or drop the table before writing the new contract"],
                 )
             return
-        spark.sql(f"CREATE DATABASE IF NOT EXISTS `{physical.split('.')[0]}`")
+        # EXTERNAL under the lake root: the files outlive the cluster (a managed table would
+        # land in the cluster's default warehouse, HDFS on a stock EMR cluster).
+        location = self.env.output_location(table, lake_root=self.lake_root, qa_root=self.qa_root)
+        database = physical.split(".")[0]
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS `{database}` LOCATION '{location.rsplit('/', 1)[0]}'")
         partitioned = "PARTITIONED BY (ds)" if table.contract.partition_by else ""
         ddl = ", ".join(f"`{c.name}` {c.type}" for c in table.contract.columns)
-        spark.sql(f"CREATE TABLE IF NOT EXISTS {physical} ({ddl}) USING parquet {partitioned}")
+        spark.sql(f"CREATE TABLE IF NOT EXISTS {physical} ({ddl}) USING parquet {partitioned} LOCATION '{location}'")

@@ -61,6 +61,7 @@ def job_tasks(
             artifact_branch=deployment.branch,
             artifact_channel=deployment.artifact_channel,
             default_launcher=deployment.default_launcher,
+            deployment=deployment.name,
             job_params=(job_params or {}).get(name),
             spark_conf=(spark_conf or {}).get(name),
             **operator_kwargs,

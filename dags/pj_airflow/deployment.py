@@ -9,6 +9,10 @@ ids with the branch slug, runs that branch's artifact and passes `--env qa --bra
 its outputs land in `qa_<slug>__<db>`; local runs `--env local` for `airflow dags test` on a
 laptop or in CI. Reading the process environment costs nothing; Variables and connections
 are never read here (they would be a database query per parse).
+
+What differs per deployment beyond that (lake root, catalog, MySQL secrets, cluster, Spark
+sizing) is in the deployments file (`PYSPARK_JOBS_DEPLOYMENTS`, default dags/deployments.toml;
+common/deployments.py), read by `Deployment.config()` only when a task runs.
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
+from common.deployments import DeploymentConfig, load_deployment
 from common.slug import branch_slug
 
-__all__ = ["Deployment", "DeploymentError", "current_deployment"]
+__all__ = ["Deployment", "DeploymentError", "current_deployment", "deployments_file"]
 
 DEPLOYMENTS = ("prod", "qa", "local")
 PROD_CHANNEL = "prod"  # <store>/prod/current.json: production's artifact pointer
@@ -61,6 +67,10 @@ class Deployment:
     def default_launcher(self) -> str:
         return "local" if self.name == "local" else "emr"
 
+    def config(self) -> DeploymentConfig:
+        """This deployment's section of the deployments file (task time only: it reads a file)."""
+        return load_deployment(deployments_file(), self.name)
+
     def dag_id(self, base: str) -> str:
         return f"qa__{self.slug}__{base}" if self.name == "qa" else base
 
@@ -79,3 +89,8 @@ def current_deployment(environ: Mapping[str, str] | None = None) -> Deployment:
     if name == "prod":
         branch = prod_branch  # production never runs another branch's code
     return Deployment(name=name, branch=branch or prod_branch)
+
+
+def deployments_file(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    return Path(env.get("PYSPARK_JOBS_DEPLOYMENTS") or Path(__file__).resolve().parent.parent / "deployments.toml")

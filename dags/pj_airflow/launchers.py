@@ -24,7 +24,8 @@ from common.submit import SubmitSpec
 
 __all__ = ["LAUNCHERS", "EmrLauncher", "LaunchError", "LocalLauncher", "step_name"]
 
-LAUNCHERS = ("emr", "local")
+LAUNCHERS = ("emr", "yarn", "local")
+ALIVE = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"]
 ACTIVE = ("PENDING", "RUNNING")
 DONE = "COMPLETED"
 TERMINAL = ("COMPLETED", "CANCELLED", "FAILED", "INTERRUPTED")
@@ -46,17 +47,35 @@ def step_name(dag_id: str, task_id: str, run_id: str, map_index: int = -1) -> st
 class EmrLauncher:
     """Add the spec as a step (or adopt this run's step from an earlier try) and wait for it."""
 
-    def __init__(self, *, cluster_id: str, aws_conn_id: str | None, poll_interval: float,
-                 log: logging.Logger) -> None:
-        if not cluster_id:
-            raise LaunchError("no EMR cluster: pass cluster_id or set PYSPARK_JOBS_EMR_CLUSTER_ID")
-        self.cluster_id = cluster_id
+    def __init__(self, *, cluster: str, aws_conn_id: str | None, poll_interval: float,
+                 log: logging.Logger, log_wait_s: float = 600.0) -> None:
+        if not cluster:
+            raise LaunchError("no EMR cluster: set the deployment's emr_cluster (a name or j-... id), "
+                              "pass cluster_id, or set PYSPARK_JOBS_EMR_CLUSTER_ID")
+        self.cluster = cluster
         self.aws_conn_id = aws_conn_id
         self.poll_interval = poll_interval
+        self.log_wait_s = log_wait_s
         self.log = log
         self.step_id: str | None = None
+        self._cluster_id: str | None = cluster if re.fullmatch(r"j-[0-9A-Z]+", cluster) else None
         self._stop = threading.Event()
         self._client: Any = None
+
+    @property
+    def cluster_id(self) -> str:
+        """The cluster's id; a name is looked up among the running clusters, once."""
+        if self._cluster_id is None:
+            found = []
+            for page in self.client.get_paginator("list_clusters").paginate(ClusterStates=ALIVE):
+                found += [c["Id"] for c in page.get("Clusters", []) if c["Name"] == self.cluster]
+            if len(found) != 1:
+                which = "no running EMR cluster" if not found else f"{len(found)} running EMR clusters ({', '.join(found)})"
+                raise LaunchError(f"{which} named {self.cluster!r}; fix the deployment's emr_cluster "
+                                  "(a unique cluster name, or its j-... id)")
+            self._cluster_id = found[0]
+            self.log.info("EMR cluster %r is %s", self.cluster, self._cluster_id)
+        return self._cluster_id
 
     @property
     def client(self) -> Any:

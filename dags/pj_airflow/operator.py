@@ -1,9 +1,11 @@
 """`SparkJobOperator`: one job run for one ds, on EMR or locally, from the same SubmitSpec.
 
 The launcher is picked when the task runs: the operator's `launcher`, else the environment
-variable `PYSPARK_JOBS_LAUNCHER` (emr | local) of the worker, else the deployment's default
-(emr for prod and qa, local for the local deployment). The artifact is resolved then too
-(see artifacts.py), so parsing a DAG file reads no file, network or Variable.
+variable `PYSPARK_JOBS_LAUNCHER` (emr | yarn | local) of the worker, else the deployments
+file's `launcher`, else the deployment's default (emr for prod and qa, local for the local
+deployment). The artifact and the deployment's configuration (lake root, MySQL secrets,
+cluster, Spark sizing: common/deployments.py) are resolved then too, so parsing a DAG file
+reads no file, network or Variable.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
+from common.deployments import DeploymentConfig, DeploymentConfigError, load_deployment
 from common.submit import SubmitSpec, SubmitSpecError
 from pj_airflow.artifacts import ArtifactNotFound, resolve_artifact
+from pj_airflow.deployment import deployments_file
 from pj_airflow.launchers import (
     LAUNCHERS,
     EmrLauncher,
@@ -50,6 +54,7 @@ class SparkJobOperator(BaseOperator):
         launcher: str | None = None,
         default_launcher: str = "emr",
         artifact: str | None = None,
+        deployment: str | None = None,
         cluster_id: str | None = None,
         aws_conn_id: str | None = "aws_default",
         poll_interval: float = 30.0,
@@ -74,39 +79,51 @@ class SparkJobOperator(BaseOperator):
         self.artifact_branch = artifact_branch
         self.artifact_channel = artifact_channel
         self.artifact = artifact
+        self.deployment = deployment
         self.cluster_id = cluster_id
         self.aws_conn_id = aws_conn_id
         self.poll_interval = poll_interval
-        self._running: EmrLauncher | LocalLauncher | None = None
+        self._running: Any = None
 
-    def chosen_launcher(self) -> str:
-        name = self.launcher or os.environ.get("PYSPARK_JOBS_LAUNCHER") or self.default_launcher
+    def deployment_config(self) -> DeploymentConfig:
+        return load_deployment(deployments_file(), self.deployment) if self.deployment else DeploymentConfig(name="")
+
+    def chosen_launcher(self, config: DeploymentConfig | None = None) -> str:
+        name = (self.launcher or os.environ.get("PYSPARK_JOBS_LAUNCHER") or (config.launcher if config else "")
+                or self.default_launcher)
         if name not in LAUNCHERS:
             raise AirflowException(f"PYSPARK_JOBS_LAUNCHER={name!r}: use one of {', '.join(LAUNCHERS)}")
         return name
 
-    def build_spec(self, launcher: str) -> SubmitSpec:
+    def build_spec(self, launcher: str, config: DeploymentConfig | None = None) -> SubmitSpec:
         artifact = resolve_artifact(launcher=launcher, branch=self.artifact_branch,
                                     channel=self.artifact_channel, explicit=self.artifact)
+        # Every launcher gets the same arguments; on local-cluster the YARN settings are inert.
+        conf = {**(config.spark_conf() if config else {}), **self.spark_conf}
         return SubmitSpec(job=self.job, ds=self.ds, env=self.env, artifact=artifact, branch=self.branch,
-                          params=self.job_params, conf=self.spark_conf)
+                          params=self.job_params, conf=conf)
 
     def execute(self, context: Any) -> dict[str, Any]:
-        launcher = self.chosen_launcher()
         try:
-            spec = self.build_spec(launcher)
+            config = self.deployment_config()
+            launcher = self.chosen_launcher(config)
+            spec = self.build_spec(launcher, config)
             self.log.info("%s launcher, artifact %s", launcher, spec.artifact)
             if launcher == "emr":
                 ti = context["ti"]
-                emr = EmrLauncher(cluster_id=self.cluster_id or os.environ.get("PYSPARK_JOBS_EMR_CLUSTER_ID", ""),
-                                  aws_conn_id=self.aws_conn_id, poll_interval=self.poll_interval, log=self.log)
-                self._running = emr
-                result = emr.run(spec, step_name(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1)))
+                cluster = self.cluster_id or config.emr_cluster or os.environ.get("PYSPARK_JOBS_EMR_CLUSTER_ID", "")
+                self._running = EmrLauncher(cluster=cluster, aws_conn_id=self.aws_conn_id, log=self.log,
+                                            poll_interval=self.poll_interval, log_wait_s=config.log_wait_s)
+                result = self._running.run(spec, step_name(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1)))
+            elif launcher == "yarn":
+                from pj_airflow.yarn import YarnLauncher
+
+                self._running = YarnLauncher(log=self.log, conf_dir=config.yarn_conf_dir or None)
+                result = self._running.run(spec)
             else:
-                local = LocalLauncher(log=self.log)
-                self._running = local
-                result = local.run(spec)
-        except (LaunchError, ArtifactNotFound, SubmitSpecError) as exc:
+                self._running = LocalLauncher(log=self.log)
+                result = self._running.run(spec)
+        except (LaunchError, ArtifactNotFound, SubmitSpecError, DeploymentConfigError) as exc:
             raise AirflowException(str(exc)) from None
         return {"launcher": launcher, "spec": spec.as_dict(), **result}
 

@@ -88,9 +88,9 @@ def test_the_step_carries_the_local_launchers_args_a_retry_adopts_it_and_a_kill_
     assert step["ActionOnFailure"] == "CONTINUE"
     assert step["Config"]["Jar"] == "command-runner.jar"
 
-    # Exactly what the local launcher would run for the same spec, after master/deploy mode.
-    spec = SubmitSpec(job="demo.daily_revenue", ds="1995-03-15", env="qa", branch=BRANCH, artifact=ARTIFACT,
-                      params={"top_n": "5"})
+    # Exactly what the local launcher would run for the same task, after master/deploy mode.
+    spec = first.op.build_spec("local", first.op.deployment_config())
+    assert spec.conf["spark.yarn.maxAppAttempts"] == "1"  # a failed driver is not run twice
     local = LocalLauncher(log=__import__("logging").getLogger("test")).command(spec)
     args = step["Config"]["Args"]
     assert args[:5] == ["spark-submit", "--deploy-mode", "cluster", "--master", "yarn"]
@@ -121,7 +121,7 @@ def test_the_step_carries_the_local_launchers_args_a_retry_adopts_it_and_a_kill_
 @pytest.mark.services
 def test_a_failed_step_fails_the_task_naming_its_logs(aws):
     client = boto3.client("emr", region_name="us-east-1")
-    launcher = EmrLauncher(cluster_id="j-TEST", aws_conn_id=None, poll_interval=0, log=__import__("logging").getLogger("t"))
+    launcher = EmrLauncher(cluster="j-TEST", aws_conn_id=None, poll_interval=0, log=__import__("logging").getLogger("t"))
     launcher._client = client
     with Stubber(client) as stub:
         stub.add_response("describe_step", {"Step": {"Id": "s-1", "Status": {

@@ -24,6 +24,7 @@ def test_emr_step_is_command_runner_spark_submit_in_yarn_cluster_mode():
         "spark-submit", "--deploy-mode", "cluster", "--master", "yarn",
         "--archives", f"{ARTIFACT}/environment.tar.gz#environment",
         "--py-files", f"{ARTIFACT}/jobs.zip",
+        "--jars", f"{ARTIFACT}/mysql-connector-j-8.4.0.jar",
         "--conf", "spark.pyspark.python=./environment/bin/python",
         "--conf", "spark.yarn.appMasterEnv.PYSPARK_PYTHON=./environment/bin/python",
         "--conf", "spark.executorEnv.PYSPARK_PYTHON=./environment/bin/python",
