@@ -88,7 +88,9 @@ def _dropped(name: str, data: bytes | None) -> bool:
         if parts[-1] == "direct_url.json":  # file:// URL of a local install
             return True
         if parts[-1] == "RECORD" and data is not None:
-            return any(line.startswith(b"/") for line in data.splitlines())
+            # Absolute paths, or the hash of a script whose shebang named the build's venv
+            # (venv-pack rewrites the script, not its RECORD line): both differ per checkout.
+            return any(line.startswith((b"/", b"../../../bin/")) for line in data.splitlines())
     return False
 
 

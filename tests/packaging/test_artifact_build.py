@@ -88,7 +88,10 @@ def test_manifest_names_branch_targets_and_no_build_path(two_builds):
     assert manifest["python"]["executable"] == "/usr/bin/python3.11"
     assert manifest["python"]["version"].startswith("3.11.")
     assert manifest["spark"]["version"] == "3.5.7"
-    assert manifest["runtime_requirements"] == ["pycountry==24.6.1"]
+    assert manifest["runtime_requirements"] == [
+        "boto3==1.44.8", "botocore==1.44.8", "jmespath==1.1.0", "pycountry==24.6.1",
+        "python-dateutil==2.9.0.post0", "s3transfer==0.19.3", "six==1.17.0", "urllib3==2.8.0",
+    ]
     assert set(manifest["files"]) == set(artifact.PAYLOAD)
     assert artifact.content_hash(manifest["files"]) == manifest["content_hash"]
     text = (directory / "manifest.json").read_text()
@@ -117,13 +120,16 @@ def test_environment_archive_is_normalized(two_builds):
         cfg = tar.extractfile("pyvenv.cfg").read().decode()
         assert "home = /usr/bin" in cfg and "command" not in cfg
         raw = b"".join(tar.extractfile(m).read() for m in members if m.isfile())
-    for path in (str(root), "/tmp/", str(Path(sys.executable).parent)):
+    # The checkout, the build's temporary venvs and the build machine's Python (botocore's
+    # docstrings mention /tmp/ as an example path, so the temporary folders are named).
+    for path in (str(root), "pyspark-jobs-env-", "pyspark-jobs-pack-", str(Path(sys.executable).parent)):
         assert path.encode() not in raw, path
 
 
 def test_environment_is_small(two_builds):
+    # boto3 is most of it (botocore's service models): the driver reads Secrets Manager with it.
     manifest = two_builds[0][2]
-    assert manifest["files"]["environment.tar.gz"]["size"] < 15_000_000
+    assert manifest["files"]["environment.tar.gz"]["size"] < 30_000_000
 
 
 def test_jobs_zip_has_the_code_and_nothing_else(two_builds):
@@ -245,3 +251,15 @@ def test_caches_and_local_install_records_are_dropped(bare_venv, tmp_path):
         names = tar.getnames()
     assert "lib/python3.11/site-packages/mod/__init__.py" in names
     assert not [n for n in names if "__pycache__" in n or "dist-info/" in n]
+
+
+def test_the_artifact_ships_the_mysql_driver_the_framework_configures(two_builds):
+    from common.settings import MYSQL_CONNECTOR_JAR
+    from common.submit import ARTIFACT_FILES
+
+    _, directory, manifest = two_builds[0]
+    assert artifact.JDBC_JAR == MYSQL_CONNECTOR_JAR == "mysql-connector-j-8.4.0.jar"
+    assert set(ARTIFACT_FILES) == set(artifact.PAYLOAD)
+    with zipfile.ZipFile(directory / artifact.JDBC_JAR) as jar:  # the real driver, not a placeholder
+        assert "com/mysql/cj/jdbc/Driver.class" in jar.namelist()
+    assert manifest["spark_submit"]["jars"] == artifact.JDBC_JAR

@@ -145,7 +145,7 @@ def test_a_new_version_moves_the_pointer_and_keeps_the_old_one(tmp_path, moto_en
     publish.publish(branch="main", store=store, dist=tmp_path / "dist", log=lambda _: None)
     new = make_artifact(tmp_path / "dist", "main", "v2")
     result = publish.publish(branch="main", store=store, dist=tmp_path / "dist", log=lambda _: None)
-    assert len(result["uploaded"]) == 4
+    assert len(result["uploaded"]) == 5
     assert read_json(moto_endpoint, bucket, "a/b/main/current.json")["content_hash"] == new["content_hash"]
     keys = objects(moto_endpoint, bucket)
     assert f"a/b/main/{old['content_hash']}/manifest.json" in keys
@@ -184,7 +184,7 @@ def test_the_cli_publishes_without_printing_credentials(tmp_path, moto_endpoint,
         assert run.returncode == 0, run.stderr
         assert FAKE_SECRET not in run.stdout + run.stderr
         assert FAKE_KEY_ID not in run.stdout + run.stderr
-    assert "uploaded environment.tar.gz, jobs.zip, main.py, manifest.json" in runs[0].stdout
+    assert "uploaded environment.tar.gz, jobs.zip, main.py, mysql-connector-j-8.4.0.jar, manifest.json" in runs[0].stdout
     assert "nothing uploaded" in runs[1].stdout
 
 
@@ -204,7 +204,7 @@ def test_local_folder_store(tmp_path):
     store = publish.open_store(str(tmp_path / "artifacts"))
     first = publish.publish(branch="main", store=store, dist=tmp_path / "dist", log=lambda _: None)
     second = publish.publish(branch="main", store=store, dist=tmp_path / "dist", log=lambda _: None)
-    assert len(first["uploaded"]) == 4 and second["uploaded"] == []
+    assert len(first["uploaded"]) == 5 and second["uploaded"] == []
     version_dir = tmp_path / "artifacts" / "main" / manifest["content_hash"]
     assert sorted(p.name for p in version_dir.iterdir()) == sorted([*artifact.PAYLOAD, "manifest.json"])
     pointer = json.loads((tmp_path / "artifacts" / "main" / "current.json").read_text())
