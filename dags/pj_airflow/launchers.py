@@ -6,6 +6,7 @@ local Spark settings only when a task runs, never when a DAG file is parsed.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import os
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -131,9 +133,46 @@ class EmrLauncher:
         if state != DONE:
             details = status.get("FailureDetails") or {}
             reason = "; ".join(f"{k}: {details[k]}" for k in ("Reason", "Message", "LogFile") if details.get(k))
-            raise LaunchError(f"EMR step {step_id} {state}" + (f" ({reason})" if reason else "")
-                              + f"; logs: {self.log_location(step_id)}")
+            error = self.driver_error(step_id) if state == "FAILED" else None
+            raise LaunchError(f"EMR step {step_id} {state}" + (f": {error}" if error else "")
+                              + (f" ({reason})" if reason else "") + f"; logs: {self.log_location(step_id)}")
         return status
+
+    def driver_error(self, step_id: str) -> str | None:
+        """The driver's own error from the logs EMR copies to the cluster's LogUri (minutes late:
+        waited for up to log_wait_s). The step's stderr names the YARN application; the
+        application master's container (the driver, in cluster mode) holds the Python error."""
+        from pj_airflow.yarn import APPLICATION_ID, LOG_TAIL_LINES, driver_error
+
+        log_uri = self.client.describe_cluster(ClusterId=self.cluster_id)["Cluster"].get("LogUri")
+        if not log_uri:
+            return None
+        bucket, _, prefix = re.sub(r"^s3[an]?://", "", log_uri).partition("/")
+        base = f"{prefix.rstrip('/')}/{self.cluster_id}".lstrip("/")
+        s3 = self._s3()
+        deadline = time.monotonic() + self.log_wait_s
+        step_log, app, driver_log = "", None, ""
+        while True:
+            step_log = step_log or _read_gz(s3, bucket, f"{base}/steps/{step_id}/stderr.gz")
+            found = APPLICATION_ID.search(step_log)
+            app = found.group(0) if found else None
+            if app:
+                self.log.info("step %s ran YARN application %s", step_id, app)
+                driver_log = _am_container_log(s3, bucket, f"{base}/containers/{app}/")
+            if driver_log or time.monotonic() >= deadline or self._stop.is_set():
+                break
+            self.log.info("waiting for EMR to copy the logs of step %s to %s", step_id, log_uri)
+            self._stop.wait(min(30.0, max(0.1, deadline - time.monotonic())))
+        text = driver_log or step_log
+        if text:
+            self.log.error("driver log of step %s (last %d lines):\n%s", step_id, LOG_TAIL_LINES,
+                           "\n".join(text.splitlines()[-LOG_TAIL_LINES:]))
+        return driver_error(text)
+
+    def _s3(self) -> Any:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        return S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
 
     def run(self, spec: SubmitSpec, name: str) -> dict[str, Any]:
         step_id, state = self.submit(spec, name)
@@ -155,6 +194,26 @@ class EmrLauncher:
         except Exception as exc:  # noqa: BLE001 - on_kill must not raise; say what is left running
             self.log.error("could not cancel step %s (%s): cancel it with `aws emr cancel-steps "
                            "--cluster-id %s --step-ids %s`", self.step_id, exc, self.cluster_id, self.step_id)
+
+
+def _read_gz(s3: Any, bucket: str, key: str) -> str:
+    """A gzipped log object as text, or '' while EMR has not copied it yet."""
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except Exception:  # noqa: BLE001 - NoSuchKey until EMR pushes the logs
+        return ""
+    return gzip.decompress(body).decode(errors="replace")
+
+
+def _am_container_log(s3: Any, bucket: str, prefix: str) -> str:
+    """stdout and stderr of the application master's container (the first of the last attempt)."""
+    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for o in page.get("Contents", [])]
+    containers = sorted({key[len(prefix):].split("/", 1)[0] for key in keys if key.endswith("000001/stderr.gz")})
+    if not containers:
+        return ""
+    am = containers[-1]
+    return "\n".join(_read_gz(s3, bucket, f"{prefix}{am}/{name}.gz") for name in ("stdout", "stderr"))
 
 
 class LocalLauncher:

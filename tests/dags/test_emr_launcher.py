@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from types import SimpleNamespace
 
 import pytest
@@ -118,21 +119,55 @@ def test_the_step_carries_the_local_launchers_args_a_retry_adopts_it_and_a_kill_
     assert isinstance(retry.error, AirflowException)
 
 
-@pytest.mark.services
-def test_a_failed_step_fails_the_task_naming_its_logs(aws):
+def failed_step(log_uri: str, *, log_wait_s: float) -> tuple[EmrLauncher, Stubber]:
     client = boto3.client("emr", region_name="us-east-1")
-    launcher = EmrLauncher(cluster="j-TEST", aws_conn_id=None, poll_interval=0, log=__import__("logging").getLogger("t"))
+    launcher = EmrLauncher(cluster="j-TEST", aws_conn_id=None, poll_interval=0, log_wait_s=log_wait_s,
+                           log=__import__("logging").getLogger("t"))
     launcher._client = client
-    with Stubber(client) as stub:
-        stub.add_response("describe_step", {"Step": {"Id": "s-1", "Status": {
-            "State": "FAILED", "FailureDetails": {"Reason": "Spark failed", "Message": "exit code 1",
-                                                  "LogFile": "s3://logs/j-TEST/steps/s-1/stderr.gz"}}}})
-        stub.add_response("describe_cluster", {"Cluster": {"Id": "j-TEST", "LogUri": "s3n://logs/"}})
-        with pytest.raises(LaunchError) as failed:
-            launcher.wait("s-1")
+    stub = Stubber(client)
+    stub.add_response("describe_step", {"Step": {"Id": "s-1", "Status": {
+        "State": "FAILED", "FailureDetails": {"Reason": "Spark failed", "Message": "exit code 1",
+                                              "LogFile": f"{log_uri}j-TEST/steps/s-1/stderr.gz"}}}})
+    for _ in range(2):  # the driver's log, then where all logs are
+        stub.add_response("describe_cluster", {"Cluster": {"Id": "j-TEST", "LogUri": log_uri}})
+    return launcher, stub
+
+
+@pytest.mark.services
+def test_a_failed_step_fails_the_task_with_the_drivers_error_from_the_log_uri(aws):
+    """EMR's LogUri layout: steps/<step>/stderr.gz (spark-submit's output, naming the YARN
+    application) and containers/<app>/<container>/std{out,err}.gz; the first container of an
+    attempt is the application master, which runs the driver in cluster mode."""
+    import gzip
+
+    s3, bucket = boto3.client("s3"), f"pj-emr-logs-{uuid.uuid4().hex[:6]}"
+    s3.create_bucket(Bucket=bucket)
+    app = "application_1733140000000_0007"
+    logs = {
+        "j-TEST/steps/s-1/stderr.gz": f"INFO Client: Submitted application {app}\nException in thread main",
+        f"j-TEST/containers/{app}/container_1733140000000_0007_01_000002/stderr.gz": "executor noise",
+        f"j-TEST/containers/{app}/container_1733140000000_0007_01_000001/stdout.gz": "",
+        f"j-TEST/containers/{app}/container_1733140000000_0007_01_000001/stderr.gz":
+            "INFO run\nerror: table tpch.lineitem does not exist in the catalog: load it\nINFO shutdown",
+    }
+    for key, text in logs.items():
+        s3.put_object(Bucket=bucket, Key=f"emr/{key}", Body=gzip.compress(text.encode()))
+    launcher, stub = failed_step(f"s3n://{bucket}/emr/", log_wait_s=5)
+    with stub, pytest.raises(LaunchError) as failed:
+        launcher.wait("s-1")
     message = str(failed.value)
-    assert "EMR step s-1 FAILED" in message and "exit code 1" in message
-    assert "s3://logs/j-TEST/steps/s-1/" in message
+    assert message.startswith("EMR step s-1 FAILED: table tpch.lineitem does not exist in the catalog: load it (")
+    assert f"s3://{bucket}/emr/j-TEST/steps/s-1/" in message
+
+
+@pytest.mark.services
+def test_a_failed_step_whose_logs_never_arrive_still_fails_naming_where_they_will_be(aws):
+    launcher, stub = failed_step("s3://pj-no-such-log-bucket/", log_wait_s=0.3)
+    with stub, pytest.raises(LaunchError) as failed:
+        launcher.wait("s-1")
+    message = str(failed.value)
+    assert message.startswith("EMR step s-1 FAILED (Reason: Spark failed; Message: exit code 1")
+    assert "s3://pj-no-such-log-bucket/j-TEST/steps/s-1/" in message
 
 
 def test_step_names_are_the_same_on_every_try_and_fit_emr():
@@ -140,3 +175,13 @@ def test_step_names_are_the_same_on_every_try_and_fit_emr():
     assert a == step_name("dag", "task", "scheduled__2024-01-01T00:00:00+00:00")
     assert len(step_name("d" * 300, "t", "r")) == 256
     assert step_name("d" * 300, "t", "r") != step_name("d" * 300, "t", "r2")
+
+
+@pytest.mark.services
+def test_a_cluster_is_found_by_name_and_a_name_no_running_cluster_has_is_refused(aws, emr_cluster):
+    name = aws.describe_cluster(ClusterId=emr_cluster)["Cluster"]["Name"]
+    log = __import__("logging").getLogger("t")
+    assert EmrLauncher(cluster=name, aws_conn_id=None, poll_interval=0, log=log).cluster_id == emr_cluster
+    with pytest.raises(LaunchError, match=r"^no running EMR cluster named 'pj-no-such-cluster'; fix the "
+                                          r"deployment's emr_cluster"):
+        _ = EmrLauncher(cluster="pj-no-such-cluster", aws_conn_id=None, poll_interval=0, log=log).cluster_id
