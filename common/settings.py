@@ -195,6 +195,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         database=get("MYSQL_DATABASE", "tpch"),
         user=get("MYSQL_USER", "pyspark_jobs"),
         password=get("MYSQL_PASSWORD"),
+        ssl_mode=get("MYSQL_SSL_MODE", "DISABLED").upper(),  # checked by mysql_source()
+        read_replica=get("MYSQL_READ_REPLICA"),
     )
     trino = TrinoSettings(
         host=get("TRINO_HOST", "127.0.0.1"),

@@ -38,3 +38,29 @@ def test_the_environment_beats_the_profile(tmp_path):
 def test_a_plain_password_over_http_still_reaches_the_reader_and_is_refused_there(tmp_path):
     """TRINO_PASSWORD is not dropped silently with http: TrinoReader refuses it (test_trino.py)."""
     assert _settings(tmp_path, TRINO_PASSWORD="set-by-mistake").trino.password == "set-by-mistake"
+
+
+def test_the_lake_root_defaults_to_var_and_qa_lives_beside_it(tmp_path):
+    settings = _settings(tmp_path)
+    assert settings.lake_root == (tmp_path / "var" / "lake").resolve().as_uri()
+    assert settings.qa_root == settings.lake_root + "/_qa"
+
+
+def test_a_lake_root_that_is_not_s3_or_file_names_the_setting(tmp_path):
+    import pytest
+
+    from common.errors import ConfigError
+
+    for root in ("hdfs:///warehouse", "/data/lake", "s3://"):
+        with pytest.raises(ConfigError, match=r"PYSPARK_JOBS_LAKE_ROOT=.* is not a lake root: use an s3://bucket/prefix"):
+            _settings(tmp_path, LAKE_ROOT=root)
+
+
+def test_mysql_tls_mode_is_checked_and_reaches_the_url(tmp_path):
+    import pytest
+
+    from common.errors import ConfigError
+
+    assert "sslMode=REQUIRED" in _settings(tmp_path, MYSQL_SSL_MODE="required").mysql_source().jdbc_url
+    with pytest.raises(ConfigError, match=r"PYSPARK_JOBS_MYSQL_SSL_MODE='ON': use one of DISABLED"):
+        _settings(tmp_path, MYSQL_SSL_MODE="on").mysql_source()
