@@ -13,7 +13,10 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.testing import assertDataFrameEqual
 
-__all__ = ["assert_frame_equal", "frame", "D", "day", "load_packaging_script", "load_dev_script", "mysql_connection"]
+__all__ = [
+    "assert_frame_equal", "frame", "D", "day", "load_packaging_script", "load_dev_script", "mysql_connection",
+    "put_artifact_stub",
+]
 
 PACKAGING = Path(__file__).resolve().parents[1] / "packaging"
 DEV = PACKAGING.parent / "dev"
@@ -65,3 +68,17 @@ def mysql_connection(database: str = "tpch"):  # noqa: ANN201 - a pymysql connec
     return pymysql.connect(
         host=mysql.host, port=mysql.port, user=mysql.user, password=mysql.password, database=database, autocommit=True
     )
+
+
+def put_artifact_stub(base_uri: str) -> None:
+    """Empty objects at every file of an artifact version on the S3 the AWS_* variables reach:
+    for tests of the step a run adds, which check that the files exist but never run them."""
+    import boto3
+
+    from common.submit import ARTIFACT_FILES
+
+    bucket, _, prefix = base_uri.removeprefix("s3://").partition("/")
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    for name in ARTIFACT_FILES:
+        s3.put_object(Bucket=bucket, Key=f"{prefix.rstrip('/')}/{name}", Body=b"")

@@ -4,6 +4,8 @@ In order: the operator's `artifact` argument; `PYSPARK_JOBS_ARTIFACT_URI` (a pin
 local launcher the built folder `$PYSPARK_JOBS_DIST/<slug>` (default `<home>/dist`, what
 `make package` writes); for EMR the pointer `<store>/<channel>/current.json` that
 `make publish` writes (store: `PYSPARK_JOBS_ARTIFACT_STORE`, an s3:// URI or a folder).
+`check_artifact` makes sure every file of the resolved version is there before a step is added:
+a missing file fails the task with one line instead of a step that fails on the cluster.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import os
 from pathlib import Path
 
 from common.slug import branch_slug
+from common.submit import ARTIFACT_FILES
 
-__all__ = ["ArtifactNotFound", "resolve_artifact"]
+__all__ = ["ArtifactNotFound", "check_artifact", "resolve_artifact"]
 
 POINTER = "current.json"
 
@@ -36,14 +39,36 @@ def local_artifact(branch: str) -> str:
     return str(folder)
 
 
+def _s3():  # noqa: ANN202 - a boto3 client
+    import boto3  # only here: EMR runs read the pointer from S3
+
+    return boto3.client("s3", endpoint_url=os.environ.get("PYSPARK_JOBS_S3_ENDPOINT") or None)
+
+
+def check_artifact(base: str) -> None:
+    """Every file a run needs is at `base` (s3:// or a folder), or ArtifactNotFound naming the first missing."""
+    for name in ARTIFACT_FILES:
+        uri = f"{base.rstrip('/')}/{name}"
+        if uri.startswith("s3://"):
+            bucket, _, key = uri[len("s3://"):].partition("/")
+            try:
+                _s3().head_object(Bucket=bucket, Key=key)
+                continue
+            except Exception as exc:  # noqa: BLE001 - botocore's ClientError (404/403) or no connection
+                reason = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
+        elif Path(uri.removeprefix("file://")).is_file():
+            continue
+        else:
+            reason = "no such file"
+        raise ArtifactNotFound(f"the artifact {base} has no {name} ({reason}): publish the branch again "
+                               "(`make publish`) or fix PYSPARK_JOBS_ARTIFACT_URI / the pointer it came from")
+
+
 def _read_pointer(store: str, channel: str) -> dict:
     if store.startswith("s3://"):
-        import boto3  # only here: EMR runs read the pointer from S3
-
         bucket, _, prefix = store[len("s3://"):].partition("/")
         key = "/".join(p for p in (prefix.strip("/"), channel, POINTER) if p)
-        endpoint = os.environ.get("PYSPARK_JOBS_S3_ENDPOINT") or None
-        client = boto3.client("s3", endpoint_url=endpoint)
+        client = _s3()
         try:
             body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
         except client.exceptions.NoSuchKey:

@@ -19,7 +19,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from common.deployments import DeploymentConfig, DeploymentConfigError, load_deployment
 from common.submit import SubmitSpec, SubmitSpecError
-from pj_airflow.artifacts import ArtifactNotFound, resolve_artifact
+from pj_airflow.artifacts import ArtifactNotFound, check_artifact, resolve_artifact
 from pj_airflow.deployment import deployments_file
 from pj_airflow.launchers import (
     LAUNCHERS,
@@ -109,6 +109,7 @@ class SparkJobOperator(BaseOperator):
             launcher = self.chosen_launcher(config)
             spec = self.build_spec(launcher, config)
             self.log.info("%s launcher, artifact %s", launcher, spec.artifact)
+            check_artifact(spec.artifact)
             if launcher == "emr":
                 ti = context["ti"]
                 cluster = self.cluster_id or config.emr_cluster or os.environ.get("PYSPARK_JOBS_EMR_CLUSTER_ID", "")

@@ -22,6 +22,7 @@ from common.slug import branch_slug
 from common.submit import SubmitSpec
 from pj_airflow.launchers import EmrLauncher, LaunchError, LocalLauncher, step_name
 from pj_airflow.operator import SparkJobOperator
+from tests.helpers import put_artifact_stub
 
 BRANCH = "feature/emr-test"
 ARTIFACT = f"s3://pj-artifacts/builds/{branch_slug(BRANCH)}/0123abcd"
@@ -82,6 +83,7 @@ def steps(client, cluster_id: str) -> list[dict]:
 
 @pytest.mark.services
 def test_the_step_carries_the_local_launchers_args_a_retry_adopts_it_and_a_kill_cancels_it(aws, emr_cluster):
+    put_artifact_stub(ARTIFACT)
     first = Try(operator(emr_cluster))
     [added] = wait_for(lambda: steps(aws, emr_cluster))
     step = aws.describe_step(ClusterId=emr_cluster, StepId=added["Id"])["Step"]
@@ -185,3 +187,12 @@ def test_a_cluster_is_found_by_name_and_a_name_no_running_cluster_has_is_refused
     with pytest.raises(LaunchError, match=r"^no running EMR cluster named 'pj-no-such-cluster'; fix the "
                                           r"deployment's emr_cluster"):
         _ = EmrLauncher(cluster="pj-no-such-cluster", aws_conn_id=None, poll_interval=0, log=log).cluster_id
+
+
+@pytest.mark.services
+def test_a_missing_artifact_file_fails_the_task_before_any_step_is_added(aws, emr_cluster):
+    put_artifact_stub(ARTIFACT)
+    boto3.client("s3").delete_object(Bucket="pj-artifacts", Key=ARTIFACT.split("/", 3)[3] + "/jobs.zip")
+    with pytest.raises(AirflowException, match=rf"^the artifact {ARTIFACT} has no jobs.zip \(404\): publish"):
+        operator(emr_cluster).execute(CONTEXT)
+    assert steps(aws, emr_cluster) == []

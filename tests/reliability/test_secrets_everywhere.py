@@ -45,6 +45,7 @@ from common.settings import load_settings
 from common.slug import branch_slug
 from common.submit import SubmitSpec
 from tests.dags.demo_dag_run import BRANCHES, CLUSTER_PYTHON, DS
+from tests.helpers import put_artifact_stub
 
 pytestmark = pytest.mark.services
 
@@ -267,6 +268,7 @@ def test_the_emr_step_and_the_operators_log_carry_no_password(aws, emr_cluster, 
 
     caplog.set_level(logging.DEBUG)
     slug = branch_slug(BRANCH)
+    put_artifact_stub(f"s3://pj-artifacts/builds/{slug}/0123abcd")
     op = SparkJobOperator(
         task_id=JOB, job=JOB, ds=DS, env="qa", branch=BRANCH, artifact_branch=BRANCH, artifact_channel=slug,
         artifact=f"s3://pj-artifacts/builds/{slug}/0123abcd", job_params={"top_n": "10"}, launcher="emr",
