@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
-__all__ = ["WarehouseReader", "WarehouseWriter", "WriteResult", "table_exists"]
+__all__ = ["WarehouseReader", "WarehouseWriter", "WriteResult", "metastore_unreachable", "table_exists"]
 
 log = logging.getLogger(__name__)
 # A `run=` directory nothing points at is a killed run's once its newest file is this old;
@@ -49,6 +49,25 @@ def conform(df: DataFrame, table: Table, physical: str) -> DataFrame:
     if problems:
         raise SourceError(f"source {physical} drifted from the {table.name} contract: " + "; ".join(problems))
     return df.select(*table.contract.names)
+
+
+def metastore_unreachable(exc: BaseException) -> SourceError | None:
+    """A catalog call that failed because the metastore service does not answer, as one line.
+
+    Hive's client retries, then every catalog call raises a long Java error naming the client
+    class; the run has read and written nothing by then. None when `exc` is something else."""
+    text = str(exc)
+    if "Could not connect to meta store" not in text and "Unable to instantiate org.apache.hadoop.hive" not in text:
+        return None
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    uris = active.sparkContext._jsc.hadoopConfiguration().get("hive.metastore.uris") if active else None
+    return SourceError(
+        f"the metastore {uris or '(hive.metastore.uris unset)'} does not answer; start it ('make services-status' "
+        "locally) or fix its address (the deployment's metastore_uri, or the cluster's hive-site.xml); "
+        "nothing was written"
+    )
 
 
 @dataclass(frozen=True)
