@@ -2,7 +2,11 @@
 # Downloads what the local services and Spark need into $PYSPARK_JOBS_VAR/cache (idempotent):
 #   jars/        MySQL Connector/J 8.4.0 (JDBC reads) and 5.1.49 (Hive metastore on MariaDB:
 #                DataNucleus fails creating the schema through Connector/J 8)
-#   trino-476/   the Trino server with the tpch, memory and mysql plugins
+#   jars/s3a/    hadoop-aws 3.3.4 and the AWS SDK v1 modules it uses (s3a on moto; the 268 MB
+#                SDK bundle is not needed), for Spark and for the YARN daemons
+#   hadoop-yarn-3.3.4/   a ResourceManager and a NodeManager (hadoop-yarn-server-* with their
+#                runtime dependencies): the Hadoop that pyspark's own client jars match
+#   trino-476/   the Trino server with the tpch, memory, mysql, hive and iceberg plugins
 # Everything comes from Maven Central through mvn, so ~/.m2 doubles as the CI cache.
 set -euo pipefail
 
@@ -39,10 +43,49 @@ fetch() {
 fetch com.mysql:mysql-connector-j:8.4.0 "$cache/jars" mysql-connector-j-8.4.0.jar
 fetch mysql:mysql-connector-java:5.1.49 "$cache/jars" mysql-connector-java-5.1.49.jar
 
+# s3a: hadoop-aws without its aws-java-sdk-bundle, plus the SDK modules S3AFileSystem loads.
+# The jackson, httpclient and joda-time they need are in pyspark's jars already.
+sdk=1.12.262
+for artifact in org.apache.hadoop:hadoop-aws:3.3.4 com.amazonaws:aws-java-sdk-core:$sdk \
+    com.amazonaws:aws-java-sdk-s3:$sdk com.amazonaws:aws-java-sdk-dynamodb:$sdk com.amazonaws:aws-java-sdk-kms:$sdk \
+    com.amazonaws:aws-java-sdk-sts:$sdk com.amazonaws:jmespath-java:$sdk software.amazon.ion:ion-java:1.0.2 \
+    com.fasterxml.jackson.dataformat:jackson-dataformat-cbor:2.15.2; do
+  IFS=: read -r _ name version <<<"$artifact"
+  fetch "$artifact" "$cache/jars/s3a" "$name-$version.jar"
+done
+
+# YARN: the server artifacts' runtime closure, resolved by the dependency plugin from a generated
+# pom (the timelineservice jar is needed: the ResourceManager does not start without it).
+# Copied into a temporary directory and renamed, so a half-fetched set is never used.
+yarn_home=$cache/hadoop-yarn-3.3.4
+if [ ! -f "$yarn_home/.complete" ]; then
+  echo "fetching hadoop-yarn-server-{resourcemanager,nodemanager,timelineservice} 3.3.4 and dependencies"
+  rm -rf "$yarn_home" "$yarn_home.partial"
+  mkdir -p "$yarn_home.partial"
+  {
+    echo '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
+    echo '<groupId>local.pyspark-jobs</groupId><artifactId>yarn-daemons</artifactId><version>1</version><dependencies>'
+    for server in resourcemanager nodemanager timelineservice; do
+      echo "<dependency><groupId>org.apache.hadoop</groupId><artifactId>hadoop-yarn-server-$server</artifactId><version>3.3.4</version></dependency>"
+    done
+    echo '</dependencies></project>'
+  } >"$yarn_home.partial/pom.xml"
+  log=$yarn_home.partial/mvn.log
+  if ! mvn -q -B -Dstyle.color=never -f "$yarn_home.partial/pom.xml" "$dependency_plugin:copy-dependencies" \
+      -DincludeScope=runtime -DoutputDirectory="$yarn_home.partial/lib" >"$log" 2>&1; then
+    reason=$(grep -m1 -oE 'Could not (resolve|find|transfer) [^:]+: [^ ]+' "$log" || grep -m1 ERROR "$log" | cut -c1-160 || true)
+    die "download of the YARN 3.3.4 server jars from Maven Central failed (mvn: $reason); see $log and rerun 'make fetch'"
+  fi
+  mv "$yarn_home.partial" "$yarn_home"
+  touch "$yarn_home/.complete"
+fi
+
 dl=$cache/trino-$trino_version
 fetch io.trino:trino-server-core:$trino_version:tar.gz "$dl" trino-server-core-$trino_version.tar.gz
 fetch io.trino:trino-tpch:$trino_version:zip "$dl" trino-tpch-$trino_version.zip
 fetch io.trino:trino-memory:$trino_version:zip "$dl" trino-memory-$trino_version.zip
+fetch io.trino:trino-hive:$trino_version:zip "$dl" trino-hive-$trino_version.zip
+fetch io.trino:trino-iceberg:$trino_version:zip "$dl" trino-iceberg-$trino_version.zip
 # The mysql plugin is optional: the Maven mirror reachable here lacks io.trino:trino-mysql:476
 # (a 449 plugin is refused: "Trino SPI version 476 does not match the version 449 ...").
 # Without it the services run with no 'mysql' catalog; delete the marker to retry.
@@ -65,7 +108,7 @@ if [ ! -f "$trino_home/.complete" ]; then
   touch "$trino_home/.complete"
   rm -rf "$dl/.unpack"
 fi
-for plugin in tpch memory mysql; do
+for plugin in tpch memory mysql hive iceberg; do
   zip=$dl/trino-$plugin-$trino_version.zip
   [ -f "$zip" ] && [ ! -d "$trino_home/plugin/$plugin" ] || continue
   # Each zip holds one directory trino-<plugin>-<version>/ with the plugin's jars.
@@ -75,4 +118,6 @@ for plugin in tpch memory mysql; do
   mv "$dl/.unpack/trino-$plugin-$trino_version" "$trino_home/plugin/$plugin"
   rm -rf "$dl/.unpack"
 done
-echo "fetched: $(cd "$cache/jars" && ls | tr '\n' ' ')trino-server-$trino_version with plugins $(cd "$trino_home/plugin" && ls -d tpch memory mysql 2>/dev/null | tr '\n' ' ')"
+echo "fetched: $(cd "$cache/jars" && ls -p | grep -v / | tr '\n' ' ')s3a ($(ls "$cache/jars/s3a" | wc -l) jars)," \
+  "hadoop-yarn-3.3.4 ($(ls "$yarn_home/lib" | wc -l) jars), trino-server-$trino_version with plugins" \
+  "$(cd "$trino_home/plugin" && ls -d tpch memory mysql hive iceberg 2>/dev/null | tr '\n' ' ')"
