@@ -1,32 +1,50 @@
-"""Start, stop and check the local services on loopback: MariaDB, Trino and moto.
+"""Start, stop and check the local services on loopback: MariaDB, Trino, moto, the Hive
+metastore and YARN (a ResourceManager and a NodeManager).
 
-Usage: dev/services.sh up|down|status [mariadb|trino|moto ...]
+Usage: dev/services.sh up|down|status [mariadb|trino|moto|metastore|yarn-rm|yarn-nm ...]
 
 Everything lives under $PYSPARK_JOBS_VAR (default ./var): pid files in var/<service>/,
 logs in var/log/<service>.log, the project's generated passwords in var/credentials.env.
 Trino serves plain HTTP without a password and, on a second port, HTTPS with one (a
 self-signed certificate made by the JDK's keytool at every start, a password file).
 `up` starts what is stopped and leaves what is healthy; if a service it started does not
-become healthy, it stops everything it started, so nothing is left half-started.
-Standard library plus the virtualenv's pymysql and trino clients.
+become healthy, it stops everything it started, so nothing is left half-started. A service
+starts once those it requires are healthy (the metastore after MariaDB, the NodeManager after
+the ResourceManager), the others all at once; `up some` includes what `some` requires.
+
+The production shape (docs/PRODUCTION.md): moto serves S3 (bucket pyspark-jobs-lake, the lake,
+and pyspark-jobs-artifacts) and Secrets Manager (pyspark-jobs/local/mysql/tpch, MariaDB's
+login in the RDS secret format), provisioned again at every `up` since moto keeps them in
+memory; the metastore is Hive's thrift service from pyspark's own Hive jars on MariaDB's
+`metastore` database (its password in var/metastore/conf, mode 600); YARN runs Maven Central's
+Hadoop 3.3.4 server jars; Trino's `lake` catalog reads the metastore's tables from S3. `up` also
+writes the cluster's own configuration, var/cluster/conf (dev/cluster.py), which the YARN
+daemons read and dev/command_runner.py submits with. Ports: dev/cluster.py's PORTS.
+Standard library plus the virtualenv's pymysql, trino and boto3 clients.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import glob
 import hashlib
+import json
 import os
 import re
 import secrets
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cluster  # noqa: E402 - dev/ is not a package
 
 HOME = Path(os.environ.get("PYSPARK_JOBS_HOME", Path(__file__).resolve().parent.parent))
 VAR = Path(os.environ.get("PYSPARK_JOBS_VAR", HOME / "var")).resolve()
@@ -42,6 +60,11 @@ TRINO_HOME = VAR / "cache" / f"trino-{TRINO_VERSION}" / f"trino-server-{TRINO_VE
 TRINO_JAVA_HOME = Path(os.environ.get("PYSPARK_JOBS_TRINO_JAVA_HOME", "/usr/lib/jvm/temurin-25-jdk-amd64"))
 TRINO_HEAP = os.environ.get("PYSPARK_JOBS_TRINO_HEAP", "2G")
 IS_ROOT = os.geteuid() == 0
+MYSQL_SECRET_ID = "pyspark-jobs/local/mysql/tpch"
+BUCKETS = (cluster.LAKE_BUCKET, "pyspark-jobs-artifacts")
+# Guice (YARN) and DataNucleus (Hive) reflect into java.base: Java 17 needs it opened.
+JAVA_OPENS = ["--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/java.util=ALL-UNNAMED",
+              "--add-opens=java.base/java.net=ALL-UNNAMED", "--add-opens=java.base/java.nio=ALL-UNNAMED"]
 
 
 class ServiceError(Exception):
@@ -112,6 +135,7 @@ class Service:
     default_port = 0
     process_marker = ""  # a string of the process's command line, so a reused pid is never ours
     start_timeout = 60.0
+    requires: tuple[str, ...] = ()  # services that must be healthy before this one starts
 
     def __init__(self) -> None:
         self.port = int(os.environ.get(self.port_env, self.default_port))
@@ -134,6 +158,14 @@ class Service:
     def cwd(self) -> Path:
         return self.dir
 
+    def environment(self) -> dict[str, str] | None:
+        """The process's environment (None: this one's)."""
+        return None
+
+    def ports(self) -> dict[str, int]:
+        """Every port the service listens on, by the variable that sets it."""
+        return {self.port_env: self.port}
+
     def ready(self) -> bool:
         """Answers requests (used while starting)."""
         return self.healthy()
@@ -155,11 +187,12 @@ class Service:
 
     def preflight(self) -> None:
         self.check_installed()
-        if not port_free(self.port):
-            raise ServiceError(
-                f"{self.name}: port {HOST}:{self.port} is already in use by another process; "
-                f"stop that process or set {self.port_env} to a free port"
-            )
+        for env, port in self.ports().items():
+            if not port_free(port):
+                raise ServiceError(
+                    f"{self.name}: port {HOST}:{port} is already in use by another process; "
+                    f"stop that process or set {env} to a free port"
+                )
 
     def start(self) -> None:
         self.prepare()
@@ -170,7 +203,7 @@ class Service:
             log.flush()
             self.process = subprocess.Popen(
                 self.command(), cwd=self.cwd(), stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
+                stderr=subprocess.STDOUT, start_new_session=True, env=self.environment(),
             )
         self.pid_file.write_text(f"{self.process.pid}\n")
 
@@ -217,8 +250,7 @@ class Service:
 
 class MariaDB(Service):
     name = "mariadb"
-    port_env = "PYSPARK_JOBS_MYSQL_PORT"
-    default_port = 13306
+    port_env, default_port = cluster.PORTS["mariadb"]
     process_marker = "mariadbd"
 
     def __init__(self) -> None:
@@ -358,13 +390,8 @@ class Trino(Service):
         if not major or int(major.group(1)) < 24:  # Trino 476 needs Java 24 or newer
             raise ServiceError(f"trino: {self.java} is not Java 25 ({version.splitlines()[0]}); {fix}")
 
-    def preflight(self) -> None:
-        super().preflight()
-        if not port_free(self.https_port):
-            raise ServiceError(
-                f"trino: port {HOST}:{self.https_port} is already in use by another process; "
-                f"stop that process or set {self.https_port_env} to a free port"
-            )
+    def ports(self) -> dict[str, int]:
+        return {self.port_env: self.port, self.https_port_env: self.https_port}
 
     def make_keystore(self, password: str) -> Path:
         """A new self-signed key and certificate for 127.0.0.1 (PKCS12), its certificate exported as
@@ -423,6 +450,7 @@ class Trino(Service):
         ))
         (catalogs / "tpch.properties").write_text("connector.name=tpch\ntpch.column-naming=STANDARD\n")
         (catalogs / "memory.properties").write_text("connector.name=memory\n")
+        (catalogs / "lake.properties").write_text(self.lake_catalog())
         mysql_catalog = catalogs / "mysql.properties"
         if not (TRINO_HOME / "plugin" / "mysql").is_dir():
             print("trino: warning: the mysql plugin was not fetched, so the 'mysql' catalog is not configured",
@@ -436,6 +464,21 @@ class Trino(Service):
             f"connection-user={creds['PYSPARK_JOBS_MYSQL_USER']}\n"
             f"connection-password={creds['PYSPARK_JOBS_MYSQL_PASSWORD']}\n"
         ))
+
+    @staticmethod
+    def lake_catalog() -> str:
+        """The hive connector on the metastore service, reading S3 (moto) natively."""
+        return "".join(f"{k}={v}\n" for k, v in {
+            "connector.name": "hive",
+            "hive.metastore.uri": cluster.metastore_uri(),
+            "hive.non-managed-table-writes-enabled": "true",
+            "fs.native-s3.enabled": "true",
+            "s3.endpoint": cluster.s3_endpoint(),
+            "s3.path-style-access": "true",
+            "s3.region": cluster.AWS_KEYS["AWS_DEFAULT_REGION"],
+            "s3.aws-access-key": cluster.AWS_KEYS["AWS_ACCESS_KEY_ID"],
+            "s3.aws-secret-key": cluster.AWS_KEYS["AWS_SECRET_ACCESS_KEY"],
+        }.items())
 
     def command(self) -> list[str]:
         return [
@@ -481,8 +524,7 @@ class Trino(Service):
 
 class Moto(Service):
     name = "moto"
-    port_env = "PYSPARK_JOBS_S3_PORT"
-    default_port = 15000
+    port_env, default_port = cluster.PORTS["moto"]
     process_marker = "moto_server"
 
     def __init__(self) -> None:
@@ -499,18 +541,236 @@ class Moto(Service):
     def command(self) -> list[str]:
         return [str(self.binary), "-H", HOST, "-p", str(self.port)]
 
-    def healthy(self) -> bool:
+    def client(self, service: str):  # noqa: ANN201 - a boto3 client
+        import boto3
+
+        keys = cluster.AWS_KEYS
+        return boto3.client(
+            service, endpoint_url=f"http://{HOST}:{self.port}", region_name=keys["AWS_DEFAULT_REGION"],
+            aws_access_key_id=keys["AWS_ACCESS_KEY_ID"], aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    @staticmethod
+    def mysql_secret() -> str:
+        creds = read_credentials()
+        return json.dumps({
+            "engine": "mysql", "host": HOST, "port": cluster.port("mariadb"), "dbname": "tpch",
+            "username": creds["PYSPARK_JOBS_MYSQL_USER"], "password": creds["PYSPARK_JOBS_MYSQL_PASSWORD"],
+        })
+
+    def ready(self) -> bool:
         try:
             with urllib.request.urlopen(f"http://{HOST}:{self.port}/moto-api/", timeout=3) as response:
                 return response.status == 200
         except OSError:
             return False
 
+    def after_ready(self) -> None:
+        """The buckets and the secret, made again if missing (moto keeps them in memory only)."""
+        s3, secrets_manager = self.client("s3"), self.client("secretsmanager")
+        existing = {bucket["Name"] for bucket in s3.list_buckets()["Buckets"]}
+        for bucket in set(BUCKETS) - existing:
+            s3.create_bucket(Bucket=bucket)
+        value = self.mysql_secret()
+        try:
+            if secrets_manager.get_secret_value(SecretId=MYSQL_SECRET_ID)["SecretString"] != value:
+                secrets_manager.put_secret_value(SecretId=MYSQL_SECRET_ID, SecretString=value)
+        except secrets_manager.exceptions.ResourceNotFoundException:
+            secrets_manager.create_secret(Name=MYSQL_SECRET_ID, SecretString=value)
 
-SERVICES = {service.name: service for service in (MariaDB, Trino, Moto)}
+    def healthy(self) -> bool:
+        if not self.ready():
+            return False
+        try:
+            buckets = {bucket["Name"] for bucket in self.client("s3").list_buckets()["Buckets"]}
+            self.client("secretsmanager").describe_secret(SecretId=MYSQL_SECRET_ID)
+        except Exception:  # noqa: BLE001 - botocore's errors: not provisioned (moto restarted) or not answering
+            return False
+        return set(BUCKETS) <= buckets
+
+
+class JavaService(Service):
+    """A JVM daemon on the cluster's Java (Java 17), its classpath from var/cache."""
+
+    heap = "512m"
+    main_class = ""
+
+    def classpath(self) -> list[Path | str]:
+        raise NotImplementedError
+
+    def check_installed(self) -> None:
+        java = cluster.JAVA_HOME / "bin" / "java"
+        if not java.exists():
+            raise ServiceError(f"{self.name}: Java 17 not found at {java}; install openjdk-17-jdk-headless "
+                               "or set PYSPARK_JOBS_JAVA_HOME")
+        for entry in self.classpath():
+            if not glob.glob(str(entry)):
+                raise ServiceError(f"{self.name}: {entry} is missing; run 'make fetch'")
+
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, "JAVA_HOME": str(cluster.JAVA_HOME)}
+
+    def command(self) -> list[str]:
+        return [
+            str(cluster.JAVA_HOME / "bin" / "java"), f"-Xmx{self.heap}", *JAVA_OPENS, *self.java_options(),
+            "-cp", ":".join(map(str, self.classpath())), self.main_class, *self.arguments(),
+        ]
+
+    def java_options(self) -> list[str]:
+        return []
+
+    def arguments(self) -> list[str]:
+        return []
+
+
+class Metastore(JavaService):
+    """Hive's metastore thrift service (pyspark's Hive 2.3.9 jars) on MariaDB's `metastore` database.
+
+    Hive 2.3 has no bind-address setting: the port listens on every interface."""
+
+    name = "metastore"
+    port_env, default_port = cluster.PORTS["metastore"]
+    main_class = process_marker = "org.apache.hadoop.hive.metastore.HiveMetaStore"
+    requires = ("mariadb",)
+    start_timeout = 120.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conf = self.dir / "conf"
+
+    def classpath(self) -> list[Path | str]:
+        jars = VAR / "cache" / "jars"
+        pyspark_jars = cluster.pyspark_home() / "jars"
+        return [self.conf, pyspark_jars / "*", pyspark_jars / "hive-metastore-*.jar",
+                jars / "mysql-connector-java-5.1.49.jar", cluster.S3A_JARS / "*"]
+
+    def prepare(self) -> None:
+        self.conf.mkdir(mode=0o700, parents=True, exist_ok=True)
+        creds = read_credentials()
+        write_private(self.conf / "hive-site.xml", cluster.site_xml({
+            "javax.jdo.option.ConnectionURL":
+                f"jdbc:mysql://{HOST}:{cluster.port('mariadb')}/metastore?useSSL=false&createDatabaseIfNotExist=false",
+            "javax.jdo.option.ConnectionDriverName": "com.mysql.jdbc.Driver",
+            "javax.jdo.option.ConnectionUserName": creds["PYSPARK_JOBS_MYSQL_USER"],
+            "javax.jdo.option.ConnectionPassword": creds["PYSPARK_JOBS_MYSQL_PASSWORD"],
+            # Tables and columns, but no foreign keys: DataNucleus adds those with ALTER TABLE while
+            # its own pooled connections hold metadata locks on the referenced tables, and the first
+            # start on an empty metastore then waits on itself. Hive never relies on them.
+            "datanucleus.schema.autoCreateAll": "false",
+            "datanucleus.schema.autoCreateTables": "true",
+            "datanucleus.schema.autoCreateColumns": "true",
+            "datanucleus.schema.autoCreateConstraints": "false",
+            "datanucleus.schema.validateConstraints": "false",
+            "hive.metastore.schema.verification": "false",
+            "hive.metastore.warehouse.dir": cluster.WAREHOUSE.as_uri(),
+            "hive.async.log.enabled": "false",  # its async logger needs a jar pyspark lacks
+            # It checks and makes table directories itself, on S3 too (as EMR's does through EMRFS).
+            **cluster.s3a_properties(),
+        }))
+
+    def java_options(self) -> list[str]:
+        return ["-Dhive.root.logger=console", "-Dhive.log.level=INFO"]  # to this service's log, not /tmp
+
+    def arguments(self) -> list[str]:
+        return ["-p", str(self.port)]
+
+    def healthy(self) -> bool:
+        try:
+            return "default" in thrift_get_all_databases(HOST, self.port)
+        except OSError:
+            return False
+
+
+def thrift_get_all_databases(host: str, port: int, timeout: float = 5.0) -> list[str]:
+    """ThriftHiveMetastore.get_all_databases() over the binary protocol, written out by hand: one
+    real metastore call (it reads the database) without a thrift library."""
+    name = b"get_all_databases"
+    call = struct.pack("!iI", -0x7FFF0000 | 1, len(name)) + name + struct.pack("!i", 1) + b"\x00"  # no arguments
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(call)
+        stream = sock.makefile("rb")
+
+        def read(size: int) -> bytes:
+            data = stream.read(size)
+            if len(data) != size:
+                raise OSError("the metastore closed the connection mid-reply")
+            return data
+
+        def read_string() -> bytes:
+            return read(struct.unpack("!i", read(4))[0])
+
+        (version,) = struct.unpack("!i", read(4))
+        read_string(), read(4)  # method name, sequence id
+        if version & 0xFF != 2:  # 3: an exception instead of a reply
+            raise OSError(f"get_all_databases: no reply (message type {version & 0xFF})")
+        if struct.unpack("!bh", read(3)) != (15, 0):  # field 0 (success) as a list, or an error
+            raise OSError("get_all_databases: the metastore answered with an error")
+        _, size = struct.unpack("!bi", read(5))
+        return [read_string().decode() for _ in range(size)]
+
+
+class YarnDaemon(JavaService):
+    """A YARN daemon from the Hadoop 3.3.4 server jars, configured by var/cluster/conf."""
+
+    def classpath(self) -> list[Path | str]:
+        return [cluster.CONF_DIR, cluster.YARN_HOME / "lib" / "*"]
+
+    def prepare(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def java_options(self) -> list[str]:
+        return [f"-Dhadoop.log.dir={self.dir}", f"-Dyarn.log.dir={self.dir}"]
+
+    def ports(self) -> dict[str, int]:
+        return {cluster.PORTS[name][0]: cluster.port(name) for name in self.port_names}
+
+    def rest(self, path: str) -> dict:
+        with urllib.request.urlopen(f"http://{cluster.address('rm-web')}{path}", timeout=3) as response:
+            return json.load(response)
+
+
+class YarnResourceManager(YarnDaemon):
+    name = "yarn-rm"
+    port_env, default_port = cluster.PORTS["rm"]
+    main_class = process_marker = "org.apache.hadoop.yarn.server.resourcemanager.ResourceManager"
+    port_names = ("rm", "rm-scheduler", "rm-tracker", "rm-admin", "rm-web")
+
+    def healthy(self) -> bool:
+        try:
+            return self.rest("/ws/v1/cluster/info")["clusterInfo"]["state"] == "STARTED"
+        except (OSError, ValueError, KeyError):
+            return False
+
+
+class YarnNodeManager(YarnDaemon):
+    """Healthy once the ResourceManager lists it as RUNNING (some 5 to 15 s after the start)."""
+
+    name = "yarn-nm"
+    port_env, default_port = cluster.PORTS["nm"]
+    main_class = process_marker = "org.apache.hadoop.yarn.server.nodemanager.NodeManager"
+    port_names = ("nm", "nm-localizer", "nm-web")
+    requires = ("yarn-rm",)
+
+    def prepare(self) -> None:
+        for sub in ("local", "logs"):
+            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+
+    def healthy(self) -> bool:
+        try:
+            nodes = (self.rest("/ws/v1/cluster/nodes")["nodes"] or {}).get("node", [])
+        except (OSError, ValueError, KeyError):
+            return False
+        return any(node["state"] == "RUNNING" and node["id"].endswith(f":{self.port}") for node in nodes)
+
+
+SERVICES = {service.name: service for service in (MariaDB, Trino, Moto, Metastore, YarnResourceManager, YarnNodeManager)}
 
 
 def up(services: list[Service]) -> None:
+    try:
+        cluster.write_conf()
+    except FileNotFoundError as error:
+        raise ServiceError(str(error)) from error
     to_start = []
     for service in services:
         if service.pid() is not None:
@@ -525,14 +785,22 @@ def up(services: list[Service]) -> None:
         return
     read_credentials()
     started: list[Service] = []
-    try:
-        for service in to_start:  # all start at once, then each is waited for
-            service.start()
-            started.append(service)
+    waiting = {service.name for service in to_start}
+
+    def start_unblocked() -> None:
         for service in to_start:
+            if service not in started and not waiting.intersection(service.requires):
+                service.start()
+                started.append(service)
+
+    try:
+        start_unblocked()  # all at once, except those waiting for another
+        for service in to_start:  # SERVICES order: a required service comes first
             service.wait_ready()
             took = time.monotonic() - service.started_at
             print(f"{service.name}: started on {HOST}:{service.port}, healthy after {took:.0f}s")
+            waiting.discard(service.name)
+            start_unblocked()
     except BaseException:
         for service in reversed(started):
             service.stop()
@@ -550,7 +818,7 @@ def down(services: list[Service]) -> None:
 def status(services: list[Service]) -> int:
     states = {service.name: service.status() for service in services}
     for service in services:
-        print(f"{service.name:8} {states[service.name]:10} {HOST}:{service.port}")
+        print(f"{service.name:9} {states[service.name]:10} {HOST}:{service.port}")
     return 0 if all(state == "healthy" for state in states.values()) else 1
 
 
@@ -562,7 +830,11 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(args.services) - set(SERVICES))
     if unknown:
         parser.error(f"unknown service {', '.join(unknown)}; choose from {', '.join(SERVICES)}")
-    services = [SERVICES[name]() for name in (args.services or SERVICES)]
+    names = set(args.services or SERVICES)
+    if args.action == "up":
+        while not names.issuperset(required := {r for name in names for r in SERVICES[name].requires}):
+            names |= required
+    services = [service() for name, service in SERVICES.items() if name in names]
     try:
         if args.action == "up":
             up(services)
