@@ -1,9 +1,11 @@
 """Building the Spark session, and the local catalog every local Spark process shares.
 
-Locally, tables are addressed by name through a Hive metastore kept in the local MariaDB
-(Spark's default Derby metastore admits one process at a time). Its settings, password
-included, go into a Spark configuration directory under var/ (mode 600) that the JVM reads
-at start-up: passing them as `--conf` would put the password on the java command line.
+Locally, tables are addressed by name through the Hive metastore service of
+`dev/services.sh` (a thrift server on the local MariaDB; Spark's default Derby metastore
+admits one process at a time). Its address, the warehouse, the JDBC driver and s3a on moto
+(`s3://` and `s3a://` paths, endpoint PYSPARK_JOBS_S3_ENDPOINT or moto's port) go into a Spark
+configuration directory under var/ that the JVM reads at start-up, so they reach spark-submit
+runs as well. No password: the metastore service alone holds its database's.
 On a cluster (EMR) the cluster's own catalog and defaults apply and nothing is written.
 """
 
@@ -35,6 +37,7 @@ SESSION_DEFAULTS = {
 # Local sessions only: a laptop's few cores. On a cluster the deployment sizes shuffles
 # (docs/PRODUCTION.md) and adaptive execution coalesces them.
 LOCAL_DEFAULTS = {"spark.sql.shuffle.partitions": "8"}
+S3A_JARS = "s3a"  # hadoop-aws and the AWS SDK modules it uses, in the jars folder (dev/fetch.sh)
 
 
 def on_cluster() -> bool:
@@ -57,35 +60,32 @@ def prepare_local_conf_dir(settings: Settings | None = None) -> Path:
     conf_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(conf_dir, 0o700)
     settings.warehouse.mkdir(parents=True, exist_ok=True)
-    classpath = f"{settings.metastore_connector_jar}:{settings.mysql_connector_jar}"
+    classpath = f"{settings.mysql_connector_jar}:{settings.jars / S3A_JARS}/*"
+    endpoint = settings.s3_endpoint or f"http://127.0.0.1:{settings.values.get('PYSPARK_JOBS_S3_PORT', '15000')}"
+    s3a = {
+        "fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "fs.s3a.endpoint": endpoint,
+        "fs.s3a.endpoint.region": settings.aws_region or "us-east-1",
+        "fs.s3a.path.style.access": "true",
+        "fs.s3a.connection.ssl.enabled": str(endpoint.startswith("https:")).lower(),
+        # moto's test keys: nothing secret (a laptop's real AWS profile is never used).
+        "fs.s3a.aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+        "fs.s3a.access.key": "testing",
+        "fs.s3a.secret.key": "testing",
+    }
     defaults = {
         "spark.sql.catalogImplementation": "hive",
         "spark.sql.warehouse.dir": settings.warehouse.as_uri(),
         "spark.driver.extraClassPath": classpath,
-        "spark.executor.extraClassPath": str(settings.mysql_connector_jar),
+        "spark.executor.extraClassPath": classpath,
         "spark.ui.showConsoleProgress": "false",
         "spark.driver.memory": settings.driver_memory,
+        # spark.hadoop.*, not core-site.xml: they reach local-cluster executors through the conf.
+        **{f"spark.hadoop.{k}": v for k, v in s3a.items()},
     }
     _write_private(conf_dir / "spark-defaults.conf", "".join(f"{k} {v}\n" for k, v in defaults.items()))
-    mysql = settings.mysql
-    hive = {
-        "javax.jdo.option.ConnectionURL": (
-            f"jdbc:mysql://{mysql.host}:{mysql.port}/metastore?useSSL=false&createDatabaseIfNotExist=false"
-        ),
-        "javax.jdo.option.ConnectionDriverName": "com.mysql.jdbc.Driver",
-        "javax.jdo.option.ConnectionUserName": mysql.user,
-        "javax.jdo.option.ConnectionPassword": mysql.password,
-        # Tables and columns, but no foreign keys: DataNucleus adds those with ALTER TABLE
-        # while its own pooled connections hold metadata locks on the referenced tables, and
-        # the first start on an empty metastore then waits on itself. Hive never relies on them.
-        "datanucleus.schema.autoCreateAll": "false",
-        "datanucleus.schema.autoCreateTables": "true",
-        "datanucleus.schema.autoCreateColumns": "true",
-        "datanucleus.schema.autoCreateConstraints": "false",
-        "datanucleus.schema.validateConstraints": "false",
-        "hive.metastore.schema.verification": "false",
-        "hive.metastore.warehouse.dir": settings.warehouse.as_uri(),
-    }
+    hive = {"hive.metastore.uris": settings.metastore_uri, "hive.metastore.warehouse.dir": settings.warehouse.as_uri()}
     props = "".join(
         f"  <property><name>{k}</name><value>{escape(v)}</value></property>\n" for k, v in hive.items()
     )
@@ -103,11 +103,11 @@ def get_spark(app_name: str = "pyspark-jobs", *, master: str | None = None) -> S
     builder = SparkSession.builder.appName(app_name)
     if not on_cluster():
         settings = load_settings()
-        missing = [p for p in (settings.mysql_connector_jar, settings.metastore_connector_jar) if not p.is_file()]
+        missing = [p for p in (settings.mysql_connector_jar, settings.jars / S3A_JARS) if not p.exists()]
         if missing:
             from common.errors import ConfigError
 
-            raise ConfigError(f"missing {missing[0]}: run 'make setup' to fetch the JDBC drivers")
+            raise ConfigError(f"missing {missing[0]}: run 'make setup' to fetch the JDBC driver and the s3a jars")
         os.environ["SPARK_CONF_DIR"] = str(prepare_local_conf_dir(settings))
         builder = builder.enableHiveSupport()
     # Under spark-submit the gateway exists already and the master is spark-submit's.

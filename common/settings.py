@@ -27,9 +27,8 @@ __all__ = ["MYSQL_KEYS", "MysqlSettings", "TrinoSettings", "Settings", "load_set
 
 PREFIX = "PYSPARK_JOBS_"
 MYSQL_CONNECTOR_JAR = "mysql-connector-j-8.4.0.jar"
-# DataNucleus (the Hive metastore's ORM) cannot create its schema through Connector/J 8:
-# the metastore alone uses the 5.1 driver.
-METASTORE_CONNECTOR_JAR = "mysql-connector-java-5.1.49.jar"
+# The local Hive metastore service (dev/services.sh): the catalog every local Spark process shares.
+METASTORE_PORT = "19083"
 DEFAULT_SOURCE = "default"
 MYSQL_KEYS = ("HOST", "PORT", "DATABASE", "USER", "PASSWORD", "SECRET_ID", "SSL_MODE", "READ_REPLICA")
 # Connector/J's sslMode values; REQUIRED encrypts, the VERIFY_* modes also check the server.
@@ -117,14 +116,11 @@ class Settings:
     jdbc_fetch_size: int = 10_000
     # Local runs only (a cluster sizes its own driver): broadcast joins at SF1 need more than 1g.
     driver_memory: str = "4g"
+    metastore_uri: str = f"thrift://127.0.0.1:{METASTORE_PORT}"
 
     @property
     def mysql_connector_jar(self) -> Path:
         return self.jars / MYSQL_CONNECTOR_JAR
-
-    @property
-    def metastore_connector_jar(self) -> Path:
-        return self.jars / METASTORE_CONNECTOR_JAR
 
     @property
     def spark_conf_dir(self) -> Path:
@@ -232,6 +228,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         jdbc_partitions=int(get("JDBC_PARTITIONS", "4")),
         jdbc_fetch_size=int(get("JDBC_FETCH_SIZE", "10000")),
         driver_memory=get("DRIVER_MEMORY", "4g"),
+        metastore_uri=get("METASTORE_URI", f"thrift://127.0.0.1:{get('METASTORE_PORT', METASTORE_PORT)}"),
         lake_root=lake_root,
         qa_root=qa_root,
         aws_region=get("AWS_REGION"),
