@@ -13,7 +13,7 @@ export PYSPARK_JOBS_HOME := $(CURDIR)
 export PYSPARK_JOBS_VAR ?= $(CURDIR)/var
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup deps fetch services services-down services-status data demo test chaos check lint package publish bench bench-tpch clean
+.PHONY: help setup deps fetch services services-down services-status data demo e2e test chaos check lint package publish bench bench-tpch clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ data: setup ## TPC-H at scale factor SF into the warehouse and MariaDB
 
 demo: data ## run the demonstration job end to end and show its outputs
 	$(BIN)/python dev/demo.py --ds $(DS)
+
+e2e: data ## the demo DAG in production's shape: YARN, S3, metastore service, secrets; Trino reads the outputs
+	$(BIN)/python dev/e2e.py --ds $(DS)
 
 check: deps ## static check of every job's columns and types, no data read
 	$(BIN)/pyspark-jobs check

@@ -1,6 +1,6 @@
 """`make bench`: the framework measured against the SparkSqlOperator way, written to BENCHMARKS.md.
 
-    dev/bench.py [--sf 1] [--repeat 5] [--only shared,tpch,overhead,jdbc,check,dags,artifact,trino]
+    dev/bench.py [--sf 1] [--repeat 5] [--only shared,tpch,overhead,jdbc,check,dags,artifact,trino,cluster]
 
 Machines here are shared and noisy: every ratio is computed pair by pair within one run (the
 framework and its baseline alternate), and the medians of those ratios are reported.
@@ -28,7 +28,7 @@ from common.session import prepare_local_conf_dir  # noqa: E402
 from common.settings import load_settings  # noqa: E402
 
 DS = "1995-03-15"
-SECTIONS = ("dags", "artifact", "trino", "check", "shared", "overhead", "jdbc", "tpch")
+SECTIONS = ("dags", "artifact", "trino", "check", "shared", "overhead", "jdbc", "tpch", "cluster")
 # Sections measured on the test-size data whatever --sf says; the rest use --sf.
 SMALL = {"check": "0.01", "trino": "0.01"}
 QUERIES = [f"q{n:02d}" for n in range(1, 23)]
@@ -417,6 +417,10 @@ def main() -> int:
             lines = script_section("7. Branch artifact", [str(BIN / "python"), str(HOME / "packaging" / "bench_artifact.py")])
         elif section == "trino":
             lines = script_section("8. Trino source", [str(BIN / "python"), str(HOME / "dev" / "bench_trino.py")])
+        elif section == "cluster":
+            lines = script_section("9. Production shape: YARN + S3 against local-cluster + disk",
+                                   [str(BIN / "python"), str(HOME / "dev" / "bench_cluster.py"), "--sf", args.sf,
+                                    "--repeat", str(min(args.repeat, 3))])
         elif section == "tpch":
             lines = tpch(args.sf, args.tpch_repeat or args.repeat, args.queries.split(","))
         else:

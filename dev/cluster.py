@@ -9,6 +9,7 @@ spark-submit run through dev/command_runner.py:
     hive-site.xml        the metastore service's thrift URI, and no password
     spark-defaults.conf  YARN master, Spark's and the s3a jars from local disk, a file:// staging dir
     log4j.properties     the YARN daemons' logging (Spark uses its own log4j2 defaults)
+    spark-env.sh         the s3a jars for a submitting JVM (spark-submit sources it)
 Every port is a default that an environment variable overrides (PORTS). Nothing here is secret:
 moto's keys are its documented test keys, and the metastore's database password stays in
 var/metastore/conf (mode 600), which only the metastore service reads.
@@ -188,6 +189,9 @@ def write_conf() -> Path:
         "hive-site.xml": site_xml(hive),
         "spark-defaults.conf": "".join(f"{k} {v}\n" for k, v in spark_defaults().items()),
         "log4j.properties": DAEMON_LOG4J,
+        # Sourced by every spark-submit with this SPARK_CONF_DIR (an Airflow worker's yarn launcher
+        # included), as a node's /etc/spark/conf/spark-env.sh is: s3a for the submitting JVM.
+        "spark-env.sh": f"export SPARK_DIST_CLASSPATH='{S3A_JARS}/*'\nexport SPARK_LOCAL_IP={HOST}\n",
     }
     for name, text in files.items():
         tmp = CONF_DIR / f".{name}.tmp"

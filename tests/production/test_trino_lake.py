@@ -1,0 +1,61 @@
+"""Trino's `lake` catalog (hive connector on the metastore service and S3) reads what the jobs
+write: three TPC-H reports written to S3 return the same rows through Trino as through Spark."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from common.environments import Environment
+from common.runner import RunConfig, run_job
+from common.slug import branch_slug
+
+pytestmark = pytest.mark.services
+
+BRANCH = "qa-test/trino-lake"
+DS = "1995-03-15"
+JOBS = ("tpch.q01", "tpch.q03", "tpch.q10")  # decimals, dates, strings, counts; 4, 10 and 20 rows
+
+
+def trino_rows(query: str) -> list[tuple]:
+    import trino
+
+    from common.settings import load_settings
+
+    settings = load_settings().trino
+    cursor = trino.dbapi.connect(host=settings.host, port=settings.port, user="pyspark-jobs-tests").cursor()
+    cursor.execute(query)
+    return [tuple(row) for row in cursor.fetchall()]
+
+
+def normalized(rows) -> list[tuple]:
+    """Rows as comparable tuples: Spark and Trino both give Decimal, date, str, int, float."""
+    return sorted(tuple(float(v) if isinstance(v, float) else v for v in row) for row in rows)
+
+
+@pytest.fixture(scope="module")
+def reports(spark, s3_inputs):
+    prefix = Environment("qa", BRANCH).qa_prefix
+    mp = pytest.MonkeyPatch()
+    mp.setenv("PYSPARK_JOBS_QA_ROOT", "s3://pyspark-jobs-lake/qa")
+    try:
+        yield [run_job(RunConfig(job=job, ds=DS, env="qa", branch=BRANCH), spark=spark) for job in JOBS]
+    finally:
+        mp.undo()
+        for db in spark.catalog.listDatabases():
+            if db.name.startswith(prefix):
+                spark.sql(f"DROP DATABASE IF EXISTS `{db.name}` CASCADE")
+
+
+def test_trino_lake_returns_the_rows_spark_wrote_to_s3(spark, reports):
+    for summary in reports:
+        [out] = summary.outputs
+        assert out.location.startswith(f"s3://pyspark-jobs-lake/qa/{branch_slug(BRANCH)}/tpch_reports/"), out.location
+        columns = [f.name for f in spark.table(out.table).schema if f.name != "ds"]
+        spark_rows = spark.table(out.table).where(f"ds = '{DS}'").select(*columns).collect()
+        database, table = out.table.split(".")
+        through_trino = trino_rows(f"SELECT {', '.join(columns)} FROM lake.{database}.{table} WHERE ds = '{DS}'")
+        assert spark_rows, f"{out.table} is empty"
+        assert normalized(through_trino) == normalized(tuple(r) for r in spark_rows), out.table
+        assert any(isinstance(v, Decimal) for v in through_trino[0]), "money reaches Trino as decimal"
