@@ -32,11 +32,12 @@ def spark():
 @pytest.fixture(scope="session")
 def demo_dag_run(spark, tmp_path_factory):
     """The demo DAG's one `airflow dags test` (tests/dags/demo_dag_run.py), for every test that
-    checks it; its QA outputs are dropped before and after."""
+    checks it; its QA outputs are dropped before and after, the warehouse read right before and
+    after the runs."""
     from tests.dags.demo_dag_run import drop_outputs, run_demo_dag
 
     drop_outputs(spark)
-    yield run_demo_dag(tmp_path_factory.mktemp("demo-dag") / "dist")
+    yield run_demo_dag(spark, tmp_path_factory.mktemp("demo-dag") / "dist")
     drop_outputs(spark)
 
 

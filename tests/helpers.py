@@ -8,15 +8,16 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.testing import assertDataFrameEqual
 
-__all__ = [
-    "assert_frame_equal", "frame", "D", "day", "load_packaging_script", "load_dev_script", "mysql_connection",
-    "put_artifact_stub",
-]
+if TYPE_CHECKING:
+    from common.contracts import Table
+
+__all__ = ["assert_frame_equal", "frame", "table_frame", "run_steps", "partition_location", "D", "day",
+           "load_packaging_script", "load_dev_script", "mysql_connection", "put_artifact_stub"]
 
 PACKAGING = Path(__file__).resolve().parents[1] / "packaging"
 DEV = PACKAGING.parent / "dev"
@@ -29,6 +30,48 @@ def assert_frame_equal(actual: DataFrame, expected: DataFrame | list, *, ordered
 def frame(spark: SparkSession, schema: str, rows: list[tuple[Any, ...]]) -> DataFrame:
     """A DataFrame with an explicit DDL schema: `frame(spark, "a int, b string", [(1, "x")])`."""
     return spark.createDataFrame(rows, schema)
+
+
+# Filler for the columns a hand-built row leaves out (TPC-H columns are NOT NULL).
+_FILLER = {"string": "", "int": 0, "bigint": 0, "date": date(1970, 1, 1)}
+
+
+def table_frame(spark: SparkSession, table: Table, rows: list[dict[str, Any]]) -> DataFrame:
+    """A frame with the explicit schema of a table's contract: each row names only the columns a
+    test is about; the others get a neutral filler (empty text, zero, 1970-01-01)."""
+    columns = table.contract.data_columns
+    unknown = {name for row in rows for name in row} - {c.name for c in columns}
+    if unknown:
+        raise ValueError(f"{table.name} has no column(s) {sorted(unknown)}")
+    filler = {c.name: _FILLER.get(c.type, Decimal(0)) for c in columns}
+    return spark.createDataFrame([tuple(row.get(n, filler[n]) for n in filler) for row in rows],
+                                 table.contract.schema(data_only=True))
+
+
+def run_steps(job_name: str, frames: dict[str, DataFrame], ds: str, **params: str) -> dict[str, DataFrame]:
+    """A job's steps applied to in-memory input frames, as a run wires them (no catalog, no
+    write): its outputs by alias. For SqlJobs, the SQL file itself runs over the frames."""
+    from common.graph import StepGraph
+    from common.registry import get_job
+
+    job_cls = get_job(job_name)
+    graph = StepGraph.build(job_name, job_cls().steps(job_cls.parse_params(ds, params)), set(frames),
+                            list(job_cls.outputs))
+    done = dict(frames)
+    for name in graph.order:
+        done[name] = graph.steps[name].apply(done)
+    return {alias: done[alias] for alias in job_cls.outputs}
+
+
+def partition_location(spark: SparkSession, physical: str, ds: str) -> str | None:
+    """Where the catalog points a table's ds partition (its current version), None if absent."""
+    if not spark.catalog.tableExists(physical):
+        return None
+    spark.catalog.refreshTable(physical)
+    if not spark.sql(f"SHOW PARTITIONS {physical} PARTITION (ds='{ds}')").count():
+        return None
+    described = spark.sql(f"DESCRIBE TABLE EXTENDED {physical} PARTITION (ds='{ds}')")
+    return described.filter("col_name = 'Location'").first()[1]
 
 
 def D(text: str) -> Decimal:

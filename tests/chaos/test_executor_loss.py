@@ -2,14 +2,19 @@
 
 The job runs under spark-submit on `local-cluster[2,1,1024]`, as the local launcher runs it:
 two executors, each a separate JVM (CoarseGrainedExecutorBackend) that runs Python UDFs in its
-own Python workers. Once an executor is running the slow stage (tests/chaos/slow_q01.py), the
-test SIGKILLs it. Spark loses that executor's running task and its shuffle files; the master
-starts a replacement executor, the lost work is recomputed (local-cluster allows 4 attempts
-per task, spark.task.maxFailures), and the written Q01 must equal the SF0.01 reference answer.
+own Python workers. The input is four files, so both executors run map tasks of the first
+stage and both hold shuffle output. Once an executor is running the slow stage after that
+shuffle (tests/chaos/slow_q01.py), the test SIGKILLs it. Spark loses that executor's running
+task and its shuffle files; the application's event log must show each step of the recovery:
+the task lost with the executor, a FetchFailed for the lost shuffle output, the map stage
+resubmitted and completed again (a second attempt), and a replacement executor added after the
+loss (local-cluster allows 4 attempts per task, spark.task.maxFailures). The written Q01 must
+equal the SF0.01 reference answer.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -75,9 +80,13 @@ def test_a_killed_executor_is_replaced_and_the_job_completes_with_the_right_answ
     spark, scratch_db, tpch_sf001, tmp_path
 ):
     spark.sql(f"CREATE DATABASE {scratch_db}")
-    spark.read.parquet(str(tpch_sf001 / "lineitem.parquet")).write.saveAsTable(f"{scratch_db}.lineitem")
+    lineitem = spark.read.parquet(str(tpch_sf001 / "lineitem.parquet"))
+    lineitem.repartition(4).write.saveAsTable(f"{scratch_db}.lineitem")  # four map tasks: both executors get some
+    events = tmp_path / "events"
+    events.mkdir()
     command = [*SubmitSpec.local_prefix(str(SPARK_SUBMIT), PYTHON, MASTER),
-               "--conf", f"spark.pyspark.python={PYTHON}", str(DRIVER), scratch_db, DS]
+               "--conf", f"spark.pyspark.python={PYTHON}", "--conf", "spark.eventLog.enabled=true",
+               "--conf", f"spark.eventLog.dir={events.as_uri()}", str(DRIVER), scratch_db, DS]
     log = tmp_path / "spark-submit.log"
     with log.open("w") as out:
         proc = subprocess.Popen(command, cwd=tmp_path, env=_submit_env(), stdout=out, stderr=subprocess.STDOUT,
@@ -100,9 +109,34 @@ def test_a_killed_executor_is_replaced_and_the_job_completes_with_the_right_answ
     text = log.read_text()
     assert proc.returncode == 0, text[-5000:]
     assert f"ExecutorLostFailure (executor {executor_id} exited" in text, "no task was lost with the executor"
+    _assert_the_event_log_shows_the_recovery(events, executor_id)
     spark.catalog.refreshTable(f"{scratch_db}.q01")
     problems = compare(read_result(spark, f"{scratch_db}.q01", DS, RESULT), load_answer("q01", "sf0.01"), RESULT)
     assert not problems, "\n".join(problems)
+
+
+def _assert_the_event_log_shows_the_recovery(events: Path, killed: str) -> None:
+    (log,) = events.iterdir()  # one application
+    recorded = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    kinds = [e["Event"].rsplit(".", 1)[-1] for e in recorded]
+
+    def where(kind: str) -> list[tuple[int, dict]]:
+        return [(i, e) for i, (k, e) in enumerate(zip(kinds, recorded)) if k == kind]
+
+    added = [(i, e["Executor ID"]) for i, e in where("SparkListenerExecutorAdded")]
+    (lost_at,) = [i for i, e in where("SparkListenerExecutorRemoved") if e["Executor ID"] == killed]
+    ends = [e for _, e in where("SparkListenerTaskEnd")]
+    reasons = {e["Task End Reason"]["Reason"] for e in ends}
+    assert "ExecutorLostFailure" in reasons, f"no task lost with executor {killed}: {reasons}"
+    assert "FetchFailed" in reasons, f"no task found its shuffle input lost: {reasons}"
+    # the lost map output recomputed: a stage run again in a later attempt, and its tasks succeeded
+    again = {(e["Stage Info"]["Stage ID"], e["Stage Info"]["Stage Attempt ID"])
+             for _, e in where("SparkListenerStageSubmitted") if e["Stage Info"]["Stage Attempt ID"] > 0}
+    redone = [e for e in ends if (e["Stage ID"], e["Stage Attempt ID"]) in again
+              and e["Task End Reason"]["Reason"] == "Success"]
+    assert again and redone, f"no stage was resubmitted and completed after the loss: {sorted(again)}"
+    replacements = [executor for i, executor in added if i > lost_at]
+    assert replacements, f"no executor was added after executor {killed} was lost: {added}"
 
 
 def _remove_worker_dirs(log: str) -> None:

@@ -93,7 +93,17 @@ def test_dot_dot_cannot_escape_the_prefix():
     assert slug != "prod"
 
 
-@pytest.mark.parametrize("name", sorted(RESERVED_SLUGS))
+# Pinned here, not read from the code: a name dropped from RESERVED_SLUGS must fail a test.
+# The production pointer of the artifact store, Spark/Hive's databases, MySQL's schemas.
+RESERVED = ("prod", "production", "current", "default", "global_temp", "information_schema",
+            "performance_schema", "mysql", "sys")
+
+
+def test_the_reserved_set_is_exactly_the_pinned_names():
+    assert sorted(RESERVED_SLUGS) == sorted(RESERVED)
+
+
+@pytest.mark.parametrize("name", RESERVED)
 def test_reserved_names_get_a_hash(name):
     slug = branch_slug(name)
     assert slug != name

@@ -27,7 +27,8 @@ from tests.helpers import load_packaging_script
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["BRANCHES", "CLUSTER_PYTHON", "DS", "OUTPUTS", "DemoDagRun", "drop_outputs", "namespace", "run_demo_dag"]
+__all__ = ["BRANCHES", "CLUSTER_PYTHON", "DS", "OUTPUTS", "DemoDagRun", "drop_outputs", "namespace", "run_demo_dag",
+           "warehouse_state"]
 
 ROOT = Path(__file__).resolve().parents[2]
 DS = "1995-03-15"
@@ -46,6 +47,9 @@ class DemoDagRun:
     beta: dict[str, Any]  # the local launcher's result for branch B, or {"error": exception}
     beta_log: list[str] = field(default_factory=list)  # branch B's task log lines
     seconds: float = 0.0
+    # warehouse_state() right before and right after the two runs
+    before: dict[str, Any] = field(default_factory=dict)
+    after: dict[str, Any] = field(default_factory=dict)
 
 
 class _Lines(logging.Handler):
@@ -61,6 +65,35 @@ def namespace(branch: str) -> str:
     return f"qa_{branch_slug(branch)}__demo"
 
 
+def warehouse_state(spark: SparkSession) -> dict[str, Any]:
+    """The databases of the catalog, and every partition of the demo job's production tables
+    and of both branches' namespaces: {table: {ds: (location, sorted rows)}}."""
+    from tests.helpers import partition_location
+
+    tables = [f"demo.{t}" for t in OUTPUTS] + [f"{namespace(b)}.{t}" for b in BRANCHES for t in OUTPUTS]
+    partitions: dict[str, dict[str, tuple[str | None, list[tuple]]]] = {}
+    for name in tables:
+        database, table = name.split(".")
+        if not (spark.catalog.databaseExists(database) and spark.catalog.tableExists(table, database)):
+            continue
+        spark.catalog.refreshTable(name)
+        days = [row[0].split("=", 1)[1] for row in spark.sql(f"SHOW PARTITIONS {name}").collect()]
+        partitions[name] = {
+            ds: (partition_location(spark, name, ds), sorted(tuple(r) for r in spark.table(name).where(f"ds = '{ds}'").collect()))
+            for ds in days
+        }
+    return {"databases": {db.name for db in spark.catalog.listDatabases()}, "partitions": partitions}
+
+
+def _production_has_the_ds(spark: SparkSession) -> None:
+    """Production's demo partitions of DS exist, so the runs had something of production's to harm."""
+    from common.runner import RunConfig, run_job
+
+    state = warehouse_state(spark)["partitions"]
+    if any(DS not in state.get(f"demo.{t}", {}) for t in OUTPUTS):
+        run_job(RunConfig(job="demo.daily_revenue", ds=DS, count_inputs=False), spark)
+
+
 def drop_outputs(spark: SparkSession) -> None:
     for branch in BRANCHES:
         spark.sql(f"DROP DATABASE IF EXISTS {namespace(branch)} CASCADE")
@@ -73,8 +106,9 @@ def _demo_script():
     return module
 
 
-def run_demo_dag(dist: Path) -> DemoDagRun:
-    """Package both branches into `dist`, then run A's DAG and B's launcher side by side."""
+def run_demo_dag(spark: SparkSession, dist: Path) -> DemoDagRun:
+    """Package both branches into `dist`, then run A's DAG and B's launcher side by side; the
+    warehouse is read right before and right after."""
     from pj_airflow.launchers import LocalLauncher  # dags/ is on sys.path (tests/conftest.py)
 
     demo, build = _demo_script(), load_packaging_script("build")
@@ -86,6 +120,8 @@ def run_demo_dag(dist: Path) -> DemoDagRun:
     env.update(PYSPARK_JOBS_DEPLOYMENT="qa", PYSPARK_JOBS_DIST=str(dist), PYSPARK_JOBS_TRINO_HTTP_SCHEME="https")
     demo.migrate_once(env)
 
+    _production_has_the_ds(spark)
+    before = warehouse_state(spark)
     beta_result: dict[str, Any] = {}
     beta_log: list[str] = []
     logger = logging.getLogger("qa-beta")
@@ -113,4 +149,4 @@ def run_demo_dag(dist: Path) -> DemoDagRun:
     seconds = time.monotonic() - started
     print(f"both runs done after {seconds:.0f}s")
     return DemoDagRun(dist=dist, airflow_env=env, dag_id=dag_id, ok=ok, output=output, beta=beta_result,
-                      beta_log=beta_log, seconds=seconds)
+                      beta_log=beta_log, seconds=seconds, before=before, after=warehouse_state(spark))

@@ -1,5 +1,6 @@
 """End to end: `airflow dags test` of the demonstration DAG runs a packaged branch, and two
-branches' QA runs of it on the same ds land in two namespaces.
+branches' QA runs of it on the same ds land in two namespaces, each written by its own run only,
+while production's partitions (locations and rows) stay as they were.
 
 The run itself (branch A's `airflow dags test` overlapping branch B's local launcher run) is
 the session's `demo_dag_run` fixture, made once by tests/dags/demo_dag_run.py and shared with
@@ -8,6 +9,7 @@ the tests that read its logs. Slow (minutes): deselect with `-m "not slow"`.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -31,10 +33,28 @@ def test_two_qa_branches_run_the_demo_dag_into_their_own_namespaces(spark, demo_
     assert "error" not in demo_dag_run.beta, demo_dag_run.beta.get("error")
     assert demo_dag_run.beta["returncode"] == 0
 
-    for branch in BRANCHES:
+    before, after = demo_dag_run.before, demo_dag_run.after
+    # production: every partition of the demo tables has the same version and rows as before
+    production = {f"demo.{t}" for t in OUTPUTS}
+    assert all(DS in before["partitions"][name] for name in production), "production had no partition to harm"
+    for name in production:
+        assert after["partitions"][name] == before["partitions"][name], f"a qa run changed production's {name}"
+    # the only new databases are the two namespaces, created by the runs
+    assert not {namespace(b) for b in BRANCHES} & before["databases"]
+    assert after["databases"] - before["databases"] == {namespace(b) for b in BRANCHES}
+
+    for branch, report in ((alpha, demo_dag_run.output), (beta, "\n".join(demo_dag_run.beta_log))):
+        other = namespace(beta if branch == alpha else alpha)
         for table in OUTPUTS:
-            rows = spark.table(f"{namespace(branch)}.{table}").where(f"ds = '{DS}'").collect()
-            assert rows, f"{namespace(branch)}.{table} has no rows for {DS}"
-    a = spark.table(f"{namespace(alpha)}.revenue_by_segment").where(f"ds = '{DS}'")
-    b = spark.table(f"{namespace(beta)}.revenue_by_segment").where(f"ds = '{DS}'")
-    assert sorted(a.collect()) == sorted(b.collect())  # same code, same input: same answer
+            name = f"{namespace(branch)}.{table}"
+            (only_ds,) = after["partitions"][name]  # one partition: the run's own ds
+            location, rows = after["partitions"][name][only_ds]
+            assert only_ds == DS and rows, f"{name} has no rows for {DS}"
+            # the version sits under this branch's own qa prefix
+            assert f"/{branch_slug(branch)}/demo/{table}/ds={DS}/run=" in location, location
+            # each run reports writing its own namespace's table, and nothing of the other's or production's
+            assert re.search(rf"output {re.escape(name)} ds={DS}\s+rows=[1-9]", report), f"{branch} did not write {name}"
+        assert other not in report and not re.search(r"output demo\.", report), f"{branch} wrote outside its namespace"
+    a = after["partitions"][f"{namespace(alpha)}.revenue_by_segment"][DS][1]
+    b = after["partitions"][f"{namespace(beta)}.revenue_by_segment"][DS][1]
+    assert [r[:-1] for r in a] == [r[:-1] for r in b]  # same code, same input: same answer

@@ -6,12 +6,12 @@ runs in test_dags_run.py.)"""
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 
 import pytest
 
+from common.settings import load_settings
 from common.submit import SubmitSpec
 from pj_airflow.launchers import LaunchError, LocalLauncher
 
@@ -37,8 +37,9 @@ def test_output_streams_to_the_log_and_the_conf_dir_is_passed(fake_submit, caplo
     text = caplog.text
     assert "--master local-cluster[2,1,1024]" in text and "main.py run demo.daily_revenue --ds 1995-03-15" in text
     assert "hive-site.xml" in text and "spark-defaults.conf" in text
-    password = os.environ.get("PYSPARK_JOBS_MYSQL_PASSWORD")
-    assert not password or password not in " ".join(result["command"])
+    password = load_settings().mysql.password  # what a run would load: environment or credentials.env
+    assert password, "no MySQL password configured (make services writes one to var/credentials.env)"
+    assert password not in " ".join(result["command"]) and password not in text
 
 
 def test_a_non_zero_exit_fails_with_the_last_lines(fake_submit):

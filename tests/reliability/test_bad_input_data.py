@@ -1,22 +1,26 @@
 """Bad data in the sources, run for real: each fails with a clear error before anything is
 written, or has a documented result.
 
-MySQL cases copy tpch.nation into a scratch MariaDB database and break the copy; warehouse
-cases use scratch catalog tables. Expected rows come from TPC-H's fixed nation table.
+MySQL cases copy tpch.nation and tpch.region into a scratch MariaDB database and break the
+copy; the job reads the copies as the real TPC-H tables are declared (their contract, store and
+`check_keys` flag, only the database changed), so a dimension that loses its key check fails
+here. Warehouse cases use scratch catalog tables. Expected rows come from TPC-H's fixed nation table.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pytest
+from pyspark.sql import functions as F
 
-from common.contracts import MYSQL, Column, Contract, Table
+from common.contracts import Column, Contract, Table
 from common.environments import Environment
 from common.errors import SourceError
 from common.job import Job, step
 from common.runner import RunConfig, run_job
-from pyspark_jobs.tpch.tables import NATION
+from pyspark_jobs.tpch.tables import NATION, REGION
 from tests.helpers import assert_frame_equal, frame, mysql_connection
 
 pytestmark = pytest.mark.services
@@ -40,8 +44,16 @@ _COPY = Table(
 _SALES = Table(f"{SOURCE_DB}.sales", Contract((Column("id", "int"), Column("amount", "double"))))
 
 
-def _names(nation):
-    return nation.select("n_nationkey", "n_name")
+def _copy_of(real: Table) -> Table:
+    """The real TPC-H dimension as declared (contract, store, check_keys), in the scratch database."""
+    return replace(real, name=f"{SOURCE_DB}.{real.table}")
+
+
+def _names(nation, region):
+    regions = region.select("r_regionkey")
+    return nation.join(regions, on=F.col("n_regionkey") == F.col("r_regionkey"), how="left_semi").select(
+        "n_nationkey", "n_name"
+    )
 
 
 def _copy(sales):
@@ -50,11 +62,11 @@ def _copy(sales):
 
 class _Dimension(Job):
     name = "tests.bad_dimension"
-    inputs = {"nation": Table(f"{SOURCE_DB}.nation", NATION.contract, store=MYSQL, check_keys=True)}
+    inputs = {"nation": _copy_of(NATION), "region": _copy_of(REGION)}
     outputs = {"nations": _NATIONS}
 
     def steps(self, p):
-        return {"nations": step(_names, "nation")}
+        return {"nations": step(_names, "nation", "region")}
 
 
 class _Sales(Job):
@@ -68,12 +80,14 @@ class _Sales(Job):
 
 @pytest.fixture
 def mysql_copy(spark):
-    """A cursor on a fresh copy of tpch.nation in the scratch MariaDB database (no primary key)."""
+    """A cursor on fresh copies of tpch.nation and tpch.region in the scratch MariaDB database
+    (no primary keys)."""
     conn = mysql_connection()
     with conn, conn.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS {SOURCE_DB}")
         cur.execute(f"CREATE DATABASE {SOURCE_DB}")
-        cur.execute(f"CREATE TABLE {SOURCE_DB}.nation AS SELECT * FROM tpch.nation")
+        for table in ("nation", "region"):
+            cur.execute(f"CREATE TABLE {SOURCE_DB}.{table} AS SELECT * FROM tpch.{table}")
         yield cur
         cur.execute(f"DROP DATABASE IF EXISTS {SOURCE_DB}")
     spark.sql(f"DROP DATABASE IF EXISTS {OUT_DB} CASCADE")
@@ -101,11 +115,17 @@ def test_a_clean_dimension_copy_runs(spark, mysql_copy):
     assert len(rows) == 25 and {r.n_name for r in rows if r.n_nationkey == 7} == {"GERMANY"}
 
 
-def test_a_duplicated_dimension_key_fails_before_anything_is_written(spark, mysql_copy):
-    mysql_copy.execute(f"INSERT INTO {SOURCE_DB}.nation SELECT * FROM tpch.nation WHERE n_nationkey = 7")
+def test_the_tpch_dimensions_are_the_ones_declared_with_key_checks():
+    assert NATION.check_keys and REGION.check_keys
+    assert _Dimension.inputs["nation"].check_keys and _Dimension.inputs["region"].check_keys
+
+
+@pytest.mark.parametrize(("table", "key", "value"), [("nation", "n_nationkey", 7), ("region", "r_regionkey", 3)])
+def test_a_duplicated_dimension_key_fails_before_anything_is_written(spark, mysql_copy, table, key, value):
+    mysql_copy.execute(f"INSERT INTO {SOURCE_DB}.{table} SELECT * FROM tpch.{table} WHERE {key} = {value}")
     message = _fails_and_writes_nothing(spark, "tests.bad_dimension")
-    assert f"input mysql 127.0.0.1:{mysql_connection().port}/{SOURCE_DB}.nation breaks the" in message
-    assert "duplicate primary key (n_nationkey), e.g. n_nationkey=7" in message
+    assert f"input mysql 127.0.0.1:{mysql_connection().port}/{SOURCE_DB}.{table} breaks the" in message
+    assert f"duplicate primary key ({key}), e.g. {key}={value}" in message
 
 
 def test_a_null_dimension_key_fails_before_anything_is_written(spark, mysql_copy):
@@ -113,6 +133,13 @@ def test_a_null_dimension_key_fails_before_anything_is_written(spark, mysql_copy
     mysql_copy.execute(f"INSERT INTO {SOURCE_DB}.nation VALUES (NULL, 'ATLANTIS', 1, 'lost')")
     message = _fails_and_writes_nothing(spark, "tests.bad_dimension")
     assert "column n_nationkey has 1 null(s) but is NOT NULL" in message
+
+
+def test_an_extra_mysql_column_is_ignored(spark, mysql_copy):
+    mysql_copy.execute(f"ALTER TABLE {SOURCE_DB}.nation ADD COLUMN n_extra INT NOT NULL DEFAULT 1 AFTER n_name")
+    run_job(RunConfig(job="tests.bad_dimension", ds=DS), spark)
+    assert_frame_equal(spark.table(_NATIONS.name).where("n_nationkey IN (7, 8)"),
+                       [(7, "GERMANY", DS), (8, "INDIA", DS)])
 
 
 def test_mysql_schema_drift_names_every_drifted_column(spark, mysql_copy):

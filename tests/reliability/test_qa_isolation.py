@@ -137,50 +137,59 @@ def test_an_unknown_env_or_a_qa_env_without_branch_is_refused(name, branch):
 
 # --- SQL inside a SqlJob ------------------------------------------------------------------
 
+# Each refused statement with the reason it must be refused for: a statement refused for
+# another reason (say, an INSERT hidden behind a comment the scanner misread, refused only
+# because something else looked odd) fails.
+NOT_A_QUERY = "a SqlJob runs a query (SELECT or WITH), not {}"
+SEVERAL = "a SqlJob runs one query; found more than one statement"
+FORBIDDEN = "{} is not allowed in a SqlJob; its writer does the writing"
 WRITES = [
-    "INSERT INTO tpch_reports.q01 SELECT 1",
-    "INSERT OVERWRITE TABLE tpch_reports.q01 SELECT 1",
-    "insert overwrite directory 's3://prod/x' select 1",
-    "CREATE TABLE tpch_reports.x AS SELECT 1",
-    "DROP TABLE tpch_reports.q01",
-    "ALTER TABLE tpch_reports.q01 SET LOCATION 's3://x'",
-    "SELECT 1; DROP TABLE tpch_reports.q01",
-    "SELECT 1;\nINSERT INTO tpch_reports.q01 SELECT 2;",
-    "-- just a comment\nDROP TABLE tpch_reports.q01",
-    "/* SELECT */ DROP TABLE tpch_reports.q01",
-    "SELECT 1 /* ; */; DROP TABLE x",
-    "WITH a AS (SELECT 1 AS n) INSERT INTO tpch_reports.q01 SELECT * FROM a",
-    "WITH a AS (SELECT 1 AS n) INSERT OVERWRITE TABLE tpch_reports.q01 SELECT * FROM a",
-    "FROM t INSERT INTO tpch_reports.q01 SELECT *",
-    "(SELECT 1) ; TRUNCATE TABLE tpch_reports.q01",
-    "SELECT 1 -- comment\n; DELETE FROM tpch_reports.q01",
-    "SET spark.sql.warehouse.dir=/tmp",
-    "USE tpch_reports",
-    "MSCK REPAIR TABLE tpch_reports.q01",
-    "",
-    "   ;  ",
-    "-- only a comment",
-    # hidden behind something one scanner takes for a string or comment and Spark does not
-    "WITH `'` AS (SELECT 1 AS n) INSERT INTO tpch_reports.q01 SELECT * FROM `'`",
-    "WITH a AS (SELECT 1 AS n) -- note\rINSERT INTO tpch_reports.q01 SELECT * FROM a",
-    "WITH a AS (SELECT r'\\' AS n) INSERT INTO tpch_reports.q01 SELECT * FROM a --'",
-    "WITH a AS (SELECT R\"\\\" AS n) INSERT INTO tpch_reports.q01 SELECT * FROM a --\"",
-    "WITH a AS (SELECT 1 AS n) /* /* */ ' */ INSERT INTO tpch_reports.q01 SELECT * FROM a --'",
-    "WITH a AS (SELECT 1 AS n) -- \\\n'\nINSERT INTO tpch_reports.q01 SELECT * FROM a -- '",
+    ("INSERT INTO tpch_reports.q01 SELECT 1", NOT_A_QUERY.format("INSERT")),
+    ("INSERT OVERWRITE TABLE tpch_reports.q01 SELECT 1", NOT_A_QUERY.format("INSERT")),
+    ("insert overwrite directory 's3://prod/x' select 1", NOT_A_QUERY.format("INSERT")),
+    ("CREATE TABLE tpch_reports.x AS SELECT 1", NOT_A_QUERY.format("CREATE")),
+    ("DROP TABLE tpch_reports.q01", NOT_A_QUERY.format("DROP")),
+    ("ALTER TABLE tpch_reports.q01 SET LOCATION 's3://x'", NOT_A_QUERY.format("ALTER")),
+    ("SELECT 1; DROP TABLE tpch_reports.q01", SEVERAL),
+    ("SELECT 1;\nINSERT INTO tpch_reports.q01 SELECT 2;", SEVERAL),
+    ("-- just a comment\nDROP TABLE tpch_reports.q01", NOT_A_QUERY.format("DROP")),
+    ("/* SELECT */ DROP TABLE tpch_reports.q01", NOT_A_QUERY.format("DROP")),
+    ("SELECT 1 /* ; */; DROP TABLE x", SEVERAL),
+    ("WITH a AS (SELECT 1 AS n) INSERT INTO tpch_reports.q01 SELECT * FROM a", FORBIDDEN.format("INSERT")),
+    ("WITH a AS (SELECT 1 AS n) INSERT OVERWRITE TABLE tpch_reports.q01 SELECT * FROM a", FORBIDDEN.format("INSERT")),
+    ("FROM t INSERT INTO tpch_reports.q01 SELECT *", NOT_A_QUERY.format("FROM")),
+    ("(SELECT 1) ; TRUNCATE TABLE tpch_reports.q01", SEVERAL),
+    ("SELECT 1 -- comment\n; DELETE FROM tpch_reports.q01", SEVERAL),
+    ("SET spark.sql.warehouse.dir=/tmp", NOT_A_QUERY.format("SET")),
+    ("USE tpch_reports", NOT_A_QUERY.format("USE")),
+    ("MSCK REPAIR TABLE tpch_reports.q01", NOT_A_QUERY.format("MSCK")),
+    ("", NOT_A_QUERY.format("nothing")),
+    ("   ;  ", NOT_A_QUERY.format("nothing")),
+    ("-- only a comment", NOT_A_QUERY.format("nothing")),
+    # hidden behind something one scanner takes for a string or comment and Spark does not:
+    # each must be refused for the INSERT it hides
+    ("WITH `'` AS (SELECT 1 AS n) INSERT INTO tpch_reports.q01 SELECT * FROM `'`", FORBIDDEN.format("INSERT")),
+    ("WITH a AS (SELECT 1 AS n) -- note\rINSERT INTO tpch_reports.q01 SELECT * FROM a", FORBIDDEN.format("INSERT")),
+    ("WITH a AS (SELECT r'\\' AS n) INSERT INTO tpch_reports.q01 SELECT * FROM a --'", FORBIDDEN.format("INSERT")),
+    ("WITH a AS (SELECT R\"\\\" AS n) INSERT INTO tpch_reports.q01 SELECT * FROM a --\"", FORBIDDEN.format("INSERT")),
+    ("WITH a AS (SELECT 1 AS n) /* /* */ ' */ INSERT INTO tpch_reports.q01 SELECT * FROM a --'",
+     FORBIDDEN.format("INSERT")),
+    ("WITH a AS (SELECT 1 AS n) -- \\\n'\nINSERT INTO tpch_reports.q01 SELECT * FROM a -- '", FORBIDDEN.format("INSERT")),
     # side effects from a query: a shell program, any static Java method
-    "SELECT TRANSFORM(n) USING 'rm -rf /' AS (m) FROM t",
-    "SELECT reflect('java.lang.System', 'exit', '1')",
-    "SELECT java_method('java.lang.System', 'exit', '1')",
+    ("SELECT TRANSFORM(n) USING 'rm -rf /' AS (m) FROM t", FORBIDDEN.format("a script transform (USING 'program')")),
+    ("SELECT reflect('java.lang.System', 'exit', '1')", FORBIDDEN.format("REFLECT")),
+    ("SELECT java_method('java.lang.System', 'exit', '1')", FORBIDDEN.format("JAVA_METHOD")),
     # unterminated quotes and comments: Spark could not parse them either
-    "SELECT 'abc",
-    "SELECT 1 /* open",
+    ("SELECT 'abc", "unterminated ' quote in the SQL"),
+    ("SELECT 1 /* open", "unterminated /* comment in the SQL"),
 ]
 
 
-@pytest.mark.parametrize("sql", WRITES)
-def test_check_query_refuses_anything_but_one_read_only_query(sql):
-    with pytest.raises(ConfigError):
+@pytest.mark.parametrize(("sql", "message"), WRITES)
+def test_check_query_refuses_anything_but_one_read_only_query(sql, message):
+    with pytest.raises(ConfigError) as err:
         check_query(sql, "tests.hostile (hostile.sql)")
+    assert message in str(err.value)
 
 
 @pytest.mark.parametrize(

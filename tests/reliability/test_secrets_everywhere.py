@@ -165,6 +165,14 @@ def own_namespace(spark):
     spark.sql(f"DROP DATABASE IF EXISTS {name} CASCADE")
 
 
+def _https_fetches(since: float = 0.0) -> list[dict]:
+    """The _meta.json of each Trino cache entry fetched over HTTPS (since a time)."""
+    https_server = f"https://127.0.0.1:{load_settings({**os.environ, 'PYSPARK_JOBS_TRINO_HTTP_SCHEME': 'https'}).trino.port}"
+    metas = [json.loads(meta.read_text()) for meta in (VAR / "cache" / "trino").glob("*/_meta.json")
+             if meta.stat().st_mtime >= since]
+    return [meta for meta in metas if meta["server"] == https_server]
+
+
 def test_cli_runs_through_trino_https_and_jdbc_print_and_log_no_password(
     spark, https, own_namespace, leaks, caplog, capfd
 ):
@@ -173,10 +181,7 @@ def test_cli_runs_through_trino_https_and_jdbc_print_and_log_no_password(
     started = time.time()
     assert main([*run, *TRINO_ARGS]) == 0
     trino_out, trino_err = capfd.readouterr()
-    fetched = [json.loads(meta.read_text()) for meta in (VAR / "cache" / "trino").glob("*/_meta.json")
-               if meta.stat().st_mtime >= started]
-    https_server = f"https://127.0.0.1:{load_settings().trino.port}"
-    assert {"tpch.lineitem", "tpch.orders"} <= {meta["table"] for meta in fetched if meta["server"] == https_server}
+    assert {"tpch.lineitem", "tpch.orders"} <= {meta["table"] for meta in _https_fetches(since=started)}
     assert re.search(r"input  lineitem .*trino tpch\.tiny\.lineitem sample 10% on l_orderkey, fetched", trino_out)
     assert re.search(r"input  customer .*mysql 127\.0\.0\.1:\d+/tpch\.customer", trino_out)
     assert main(run) == 0
@@ -313,9 +318,16 @@ def test_the_built_artifacts_and_their_manifests_carry_no_password(demo_dag_run,
     leaks.assert_none()
 
 
-def test_service_logs_and_the_trino_cache_hold_no_password(leaks):
-    """Last: what the services logged and the Trino cache holds after the runs above."""
+def test_service_logs_and_the_trino_cache_hold_no_password(spark, https, own_namespace, leaks):
+    """Last: what the services logged and the Trino cache holds after the runs above. Run alone,
+    it first fetches through Trino over HTTPS itself: there is always a cache entry to read."""
     assert leaks.check_tree(VAR / "log"), f"no service log in {VAR / 'log'}"
-    for written in sorted((VAR / "cache" / "trino").glob("*/_*")):  # _meta.json, _query.sql beside the data
-        leaks.check_file(written)
+    if not _https_fetches():
+        assert main(["run", JOB, "--ds", DS, "--env", "qa", "--branch", BRANCH, *TRINO_ARGS]) == 0
+    written = sorted((VAR / "cache" / "trino").glob("*/_*"))  # _meta.json, _query.sql beside the data
+    for path in written:
+        leaks.check_file(path)
+    assert {"_meta.json", "_query.sql"} <= {path.name for path in written} and _https_fetches(), (
+        f"no Trino cache entry fetched over HTTPS in {VAR / 'cache' / 'trino'}: nothing was scanned"
+    )
     leaks.assert_none()

@@ -12,7 +12,7 @@ from common.errors import ConfigError
 from common.sql_job import check_query
 from tests.reliability.test_qa_isolation import WRITES
 
-_HIDDEN = [sql for sql in WRITES if sql.startswith("WITH") and ("--" in sql or "`" in sql or "/*" in sql)]
+_HIDDEN = [sql for sql, _ in WRITES if sql.startswith("WITH") and ("--" in sql or "`" in sql or "/*" in sql)]
 
 
 def _plan(spark, sql: str) -> str:

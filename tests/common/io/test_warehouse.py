@@ -126,6 +126,18 @@ def test_reader_names_drifted_columns(spark, scratch_db):
     assert "missing column amount double" in str(err.value)
 
 
+def test_extra_source_columns_are_ignored(spark, scratch_db):
+    # the source gained a column (discount) between two of the contract's: the read is the
+    # contract's columns, in its order, with their rows
+    spark.sql(f"CREATE DATABASE {scratch_db}")
+    frame(spark, "id int, name string, discount double, amount double, ds string",
+          [(1, "a", 0.5, 1.0, "2024-01-01"), (2, "b", 0.25, 2.0, "2024-01-01")]).write.saveAsTable(f"{scratch_db}.sales")
+    df, where = WarehouseReader(Environment("local")).read(spark, _sales(scratch_db))
+    assert where == f"{scratch_db}.sales"
+    assert df.columns == ["id", "name", "amount", "ds"]
+    assert_frame_equal(df, [(1, "a", 1.0, "2024-01-01"), (2, "b", 2.0, "2024-01-01")])
+
+
 def test_missing_table_says_how_to_fix(spark):
     with pytest.raises(SourceError, match="does not exist in the catalog"):
         WarehouseReader(Environment("local")).read(spark, _sales("pj_no_such_db"))
