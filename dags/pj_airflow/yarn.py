@@ -118,6 +118,8 @@ class YarnLauncher:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("PYSPARK_JOBS_", "PYSPARK_PYTHON", "PYSPARK_DRIVER", "PYSPARK_GATEWAY"))}
         env.update(HADOOP_CONF_DIR=str(self.conf_dir), YARN_CONF_DIR=str(self.conf_dir), SPARK_CONF_DIR=str(self.conf_dir))
+        # pyspark's spark-submit finds its Spark home with the python beside it
+        env["PATH"] = f"{Path(LocalLauncher.spark_submit()).parent}{os.pathsep}{env.get('PATH', '')}"
         return env
 
     def run(self, spec: SubmitSpec) -> dict[str, Any]:

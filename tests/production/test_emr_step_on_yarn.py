@@ -165,7 +165,7 @@ def test_the_mysql_password_is_in_no_step_argument_container_environment_log_or_
 
     mysql = load_settings().mysql
     leaks = Leaks([Secret("MySQL", mysql.user, mysql.password)])
-    leaks.check("the step's arguments", json.dumps(recorded_step))
+    leaks.check("the step as EMR describes it", json.dumps(recorded_step, default=str))
     leaks.check("spark-submit's output", yarn_run.output)
     app = APP.search(yarn_run.output).group(0)
     nm = stack_dirs(yarn_conf_dir)
@@ -193,7 +193,7 @@ def stack_dirs(conf_dir: Path) -> dict[str, Path]:
 
 
 def test_a_job_failing_on_yarn_runs_once_and_fails_the_task_with_the_drivers_error(
-    published, s3_inputs, yarn_conf_dir, caplog
+    published, s3_inputs, yarn_conf_dir, caplog, capsys
 ):
     from airflow.sdk.exceptions import AirflowException
 
@@ -205,7 +205,8 @@ def test_a_job_failing_on_yarn_runs_once_and_fails_the_task_with_the_drivers_err
     message = str(failed.value)
     app = APP.search(message).group(0)
     assert re.fullmatch(rf"YARN application {app} of {JOB} failed: .*top_n.*'ten'.*", message), message
-    log = caplog.text
+    captured = capsys.readouterr()
+    log = caplog.text + captured.out + captured.err  # the task logger writes through structlog
     assert f"YARN application {app} tracking URL: http://" in log
     assert "driver log of " + app in log and "Traceback" not in message
     rm = stack_dirs(yarn_conf_dir)["rm"]
