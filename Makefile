@@ -29,7 +29,7 @@ $(VENV)/.installed: requirements/dev.lock setup.cfg
 fetch: deps ## MySQL Connector/J and the Trino server into var/cache
 	dev/fetch.sh
 
-services: deps fetch ## start MariaDB, Trino and moto on loopback
+services: deps fetch ## start MariaDB, Trino, moto (S3, Secrets Manager, EMR), the metastore service and YARN on loopback
 	dev/services.sh up
 
 services-down: ## stop the local services

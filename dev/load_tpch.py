@@ -3,8 +3,8 @@
     dev/load_tpch.py --sf 0.01 [--force]
 
 The data is generated once by tpchgen-cli (parquet) into var/cache/tpch/sf<SF>/. Then
-lineitem, orders, part and partsupp become managed parquet tables of database `tpch` in the
-Spark catalog, and customer, supplier, nation and region tables of MariaDB database `tpch`,
+lineitem, orders, part and partsupp become EXTERNAL parquet tables of database `tpch` at
+<lake root>/tpch/<table> (PYSPARK_JOBS_LAKE_ROOT, default var/lake), and customer, supplier, nation and region tables of MariaDB database `tpch`,
 so most TPC-H queries need a JDBC join, as in production. Reruns replace, never append, and
 every table's row count is checked against the TPC-H specification. A marker in var/ makes
 a rerun with the same SF a no-op; --force reloads.
@@ -112,12 +112,23 @@ def mysql_connect(settings):
         ) from error
 
 
-def load_lake(spark, source: Path) -> None:
+def lake_location(lake_root: str, table: str) -> str:
+    return f"{lake_root}/{DATABASE}/{table}"
+
+
+def load_lake(spark, source: Path, lake_root: str) -> None:
+    """EXTERNAL tables under the lake root, like every table the jobs write: the files are
+    overwritten in place (a rerun never duplicates) and the table is pointed at them, whatever
+    it pointed at before (a managed table of an older layout, or a copy elsewhere)."""
     spark.sql(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
     for table in LAKE_TABLES:
-        # Overwrite replaces the managed table and its files: a rerun never duplicates.
-        (spark.read.parquet(str(source / f"{table}.parquet"))
-         .write.mode("overwrite").format("parquet").saveAsTable(f"{DATABASE}.{table}"))
+        name, location = f"{DATABASE}.{table}", lake_location(lake_root, table)
+        spark.read.parquet(str(source / f"{table}.parquet")).write.mode("overwrite").parquet(location)
+        if spark.catalog.tableExists(table, DATABASE):
+            spark.sql(f"ALTER TABLE {name} SET LOCATION '{location}'")
+        else:
+            spark.sql(f"CREATE TABLE {name} USING parquet LOCATION '{location}'")
+        spark.catalog.refreshTable(name)
 
 
 def load_mysql(conn, source: Path) -> None:
@@ -168,14 +179,18 @@ def report(counts: dict[str, int], expected: dict[str, int]) -> list[str]:
     return wrong
 
 
-def loaded(marker: Path, sf: float, warehouse: Path) -> dict | None:
-    """The marker of a completed load of this SF, if its warehouse tables are still there."""
+def loaded(marker: Path, sf: float, lake_root: str) -> dict | None:
+    """The marker of a completed load of this SF into this lake root, if its files are still there."""
     try:
         state = json.loads(marker.read_text())
     except (OSError, ValueError):
         return None
-    tables_present = all((warehouse / f"{DATABASE}.db" / table).is_dir() for table in LAKE_TABLES)
-    return state if state.get("sf") == sf_label(sf) and tables_present else None
+    local = lake_root.startswith("file:")
+    tables_present = local and all(
+        Path(lake_location(lake_root, table).removeprefix("file://")).is_dir() for table in LAKE_TABLES
+    )
+    same = state.get("sf") == sf_label(sf) and state.get("lake_root") == lake_root
+    return state if same and tables_present else None
 
 
 def step(began: float, what: str) -> None:
@@ -191,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     marker = settings.var / "tpch-loaded.json"
     began = time.monotonic()
     try:
-        state = None if args.force else loaded(marker, args.sf, settings.warehouse)
+        state = None if args.force else loaded(marker, args.sf, settings.lake_root)
         if state:
             print(f"TPC-H SF{sf_label(args.sf)} already loaded ({marker}; --force reloads):")
             report(state["counts"], state["counts"])
@@ -206,8 +221,8 @@ def main(argv: list[str] | None = None) -> int:
 
         spark = get_spark("load_tpch")
         step(began, "Spark session started")
-        load_lake(spark, source)
-        step(began, f"{', '.join(LAKE_TABLES)} written to the warehouse")
+        load_lake(spark, source, settings.lake_root)
+        step(began, f"{', '.join(LAKE_TABLES)} written to {settings.lake_root}/{DATABASE}/")
         expected = expected_counts(args.sf, parquet_rows(source / "lineitem.parquet"))
         counts = count_rows(spark, conn)
         conn.close()
@@ -220,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     if wrong:
         print(f"error: row counts differ from the TPC-H specification for {', '.join(wrong)}", file=sys.stderr)
         return 1
-    marker.write_text(json.dumps({"sf": sf_label(args.sf), "counts": counts}, indent=2) + "\n")
+    marker.write_text(json.dumps({"sf": sf_label(args.sf), "lake_root": settings.lake_root, "counts": counts},
+                                 indent=2) + "\n")
     return 0
 
 

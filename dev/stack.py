@@ -93,27 +93,26 @@ def publish_branch(branch: str, dist: Path) -> str:
 
 @contextmanager
 def inputs_on_s3(spark: SparkSession) -> Iterator[dict[str, str]]:
-    """Point the TPC-H lake tables at copies under the prod lake on S3; yield their S3 locations."""
-    from pyspark.sql.utils import AnalysisException
+    """Point the TPC-H lake tables at copies under the prod lake on S3; yield their S3 locations.
 
-    original: dict[str, str] = {}
+    The copies are made from the local lake's files (where dev/load_tpch.py puts them), and the
+    tables are pointed back there afterwards whatever happened, so a run that died half-way is
+    repaired by the next one."""
+    from common.settings import load_settings
+
+    lake_root = load_settings().lake_root
+    local = {name: f"{lake_root}/{name.replace('.', '/')}" for name in LAKE_INPUTS}
     try:
         for name in LAKE_INPUTS:
-            location = _location(spark, name)
             target = f"{PROD_LAKE}/{name.replace('.', '/')}"
-            if location != target:
-                spark.table(name).write.mode("overwrite").parquet(target)
-                original[name] = location
-                spark.sql(f"ALTER TABLE {name} SET LOCATION '{target}'")
+            spark.read.parquet(local[name]).write.mode("overwrite").parquet(target)
+            spark.sql(f"ALTER TABLE {name} SET LOCATION '{target}'")
             spark.catalog.refreshTable(name)
         yield {name: _location(spark, name) for name in LAKE_INPUTS}
     finally:
-        for name, location in original.items():
-            try:
-                spark.sql(f"ALTER TABLE {name} SET LOCATION '{location}'")
-                spark.catalog.refreshTable(name)
-            except AnalysisException as exc:  # say which table is left on S3, keep restoring the rest
-                print(f"error: could not point {name} back at {location}: {exc}", file=sys.stderr)
+        for name, location in local.items():
+            spark.sql(f"ALTER TABLE {name} SET LOCATION '{location}'")
+            spark.catalog.refreshTable(name)
 
 
 def _location(spark: SparkSession, name: str) -> str:
