@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import statistics
 import sys
@@ -28,6 +29,7 @@ import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("PYSPARK_JOBS_HOME", str(ROOT))
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "dags"))
 
