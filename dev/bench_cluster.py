@@ -128,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sf", default="1")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
+    # The section is this script's only standard output: log lines (Airflow's structlog prints to
+    # stdout, py4j logs on shutdown) go to standard error with everything else.
+    section = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
 
     from common.session import get_spark
 
@@ -177,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {phase} | {local:.2f} | {yarn:.2f} | {ratio:.2f} |")
     lines += ["", f"S3 requests per output partition (moto's request log, median of {len(requests)} runs): "
               f"{statistics.median(requests):.0f}.", ""]
-    print("\n".join(lines))
+    print("\n".join(lines), file=section, flush=True)
     return 0
 
 
