@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -87,3 +88,18 @@ def test_unreachable_mysql_fails_fast_and_writes_nothing(spark, capsys, monkeypa
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: cannot read mysql 127.0.0.1:9/tpch.nation: Communications link failure")
     assert not spark.catalog.databaseExists("pj_cli_out")
+
+
+@pytest.mark.services
+def test_a_metastore_that_does_not_answer_is_one_line_naming_its_address_and_nothing_is_written(tmp_path):
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    env = {**os.environ, "PYSPARK_JOBS_METASTORE_URI": "thrift://127.0.0.1:9",  # discard port: nothing listens
+           "PYSPARK_JOBS_LAKE_ROOT": lake.as_uri()}
+    result = subprocess.run([sys.executable, "-m", "common.cli", "run", "demo.daily_revenue", "--ds", "1995-03-15"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr[-2000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: the metastore thrift://127.0.0.1:9 does not answer;"), last
+    assert "metastore_uri" in last and "Traceback" not in result.stderr
+    assert list(lake.iterdir()) == []
