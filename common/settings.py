@@ -34,6 +34,7 @@ MYSQL_KEYS = ("HOST", "PORT", "DATABASE", "USER", "PASSWORD", "SECRET_ID", "SSL_
 # Connector/J's sslMode values; REQUIRED encrypts, the VERIFY_* modes also check the server.
 SSL_MODES = ("DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY")
 LAKE_SCHEMES = ("s3://", "s3a://", "file://")
+LAKE_TABLE_MAP = "*.*=lake.*.*"  # Trino's catalog of the lake, for every lake table
 
 
 def mysql_key(source: str, key: str) -> str:
@@ -194,18 +195,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ssl_mode=get("MYSQL_SSL_MODE", "DISABLED").upper(),  # checked by mysql_source()
         read_replica=get("MYSQL_READ_REPLICA"),
     )
-    trino = TrinoSettings(
-        host=get("TRINO_HOST", "127.0.0.1"),
-        port=int(get_trino("PORT", "18443" if https else "18080")),
-        user=get("TRINO_USER", "pyspark_jobs"),
-        http_scheme=get("TRINO_HTTP_SCHEME", "http"),
-        password=get_trino("PASSWORD"),
-        jwt=get("TRINO_JWT"),
-        ca_bundle=get("TRINO_CA_BUNDLE"),
-        table_map=get("TRINO_TABLES", "tpch.*=tpch.tiny.*"),
-        sample_keys=get("TRINO_SAMPLE_KEYS"),
-        mysql_via=get("TRINO_MYSQL", "jdbc"),
-    )
     lake_root = get("LAKE_ROOT", (var / "lake").as_uri()).rstrip("/")
     qa_root = get("QA_ROOT", f"{lake_root}/_qa").rstrip("/")
     for key, uri in (("LAKE_ROOT", lake_root), ("QA_ROOT", qa_root)):
@@ -216,6 +205,21 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 f"{PREFIX}{key}={uri!r} is not a lake root: use an s3://bucket/prefix or file:///path URI "
                 "(the deployment's lake_root / qa_root)"
             )
+    trino = TrinoSettings(
+        host=get("TRINO_HOST", "127.0.0.1"),
+        port=int(get_trino("PORT", "18443" if https else "18080")),
+        user=get("TRINO_USER", "pyspark_jobs"),
+        http_scheme=get("TRINO_HTTP_SCHEME", "http"),
+        password=get_trino("PASSWORD"),
+        jwt=get("TRINO_JWT"),
+        ca_bundle=get("TRINO_CA_BUNDLE"),
+        # Where the lake is on S3, Trino's `lake` catalog (production's, or the local stack's)
+        # reads every lake table; a laptop's lake on disk is out of its reach, so TPC-H comes
+        # from Trino's generator there (docs/TRINO.md).
+        table_map=get("TRINO_TABLES", LAKE_TABLE_MAP if lake_root.startswith(("s3://", "s3a://")) else "tpch.*=tpch.tiny.*"),
+        sample_keys=get("TRINO_SAMPLE_KEYS"),
+        mysql_via=get("TRINO_MYSQL", "jdbc"),
+    )
     return Settings(
         home=home,
         var=var,

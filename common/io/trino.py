@@ -48,6 +48,7 @@ TABLES_VAR = "PYSPARK_JOBS_TRINO_TABLES"
 _STALE_TMP_SECONDS = 24 * 3600
 _ROWS_PER_FILE = 1_000_000
 _MAPPED = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\.([a-z_][a-z0-9_]*|\*)$")
+_CATALOG = re.compile(r"^[a-z_][a-z0-9_]*\.\*\.\*$")
 _LOGICAL = re.compile(r"^[a-z][a-z0-9_]*\.([a-z][a-z0-9_]*|\*)$")
 _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
 _STRING = re.compile(r"^(string|varchar\(\d+\)|char\(\d+\))$")
@@ -65,34 +66,42 @@ _INTEGRAL = {"bigint", "integer", "smallint", "tinyint"}
 
 @dataclass(frozen=True)
 class TableMap:
-    """`db.table=catalog.schema.table` entries and `db.*=catalog.schema.*` wildcards; exact wins."""
+    """`db.table=catalog.schema.table` entries, `db.*=catalog.schema.*` wildcards and one
+    `*.*=catalog.*.*` for every other table (`db.table` read as `catalog.db.table`); the most
+    specific entry wins."""
 
     exact: Mapping[str, str] = field(default_factory=dict)
     wildcards: Mapping[str, str] = field(default_factory=dict)  # db -> catalog.schema
+    catalog: str | None = None  # every table not matched above: catalog.db.table
 
     @classmethod
     def parse(cls, spec: str) -> TableMap:
-        exact, wildcards = {}, {}
+        exact, wildcards, catalog = {}, {}, None
         for entry in filter(None, (e.strip() for e in spec.split(","))):
             left, sep, right = (part.strip().lower() for part in entry.partition("="))
+            if sep and left == "*.*" and _CATALOG.match(right):
+                catalog = right[:-4]
+                continue
             ok = sep and _LOGICAL.match(left) and _MAPPED.match(right)
             if not ok or left.endswith(".*") != right.endswith(".*"):
                 raise ConfigError(
-                    f"{TABLES_VAR}: bad entry {entry!r}: use db.table=catalog.schema.table "
-                    "or db.*=catalog.schema.*, separated by commas"
+                    f"{TABLES_VAR}: bad entry {entry!r}: use db.table=catalog.schema.table, "
+                    "db.*=catalog.schema.* or *.*=catalog.*.*, separated by commas"
                 )
             if left.endswith(".*"):
                 wildcards[left[:-2]] = right[:-2]
             else:
                 exact[left] = right
-        return cls(exact, wildcards)
+        return cls(exact, wildcards, catalog)
 
     def resolve(self, name: str) -> str | None:
         if name in self.exact:
             return self.exact[name]
         database, _, table = name.partition(".")
         prefix = self.wildcards.get(database)
-        return f"{prefix}.{table}" if prefix else None
+        if prefix:
+            return f"{prefix}.{table}"
+        return f"{self.catalog}.{name}" if self.catalog else None
 
 
 # -- the query -------------------------------------------------------------------------------

@@ -64,3 +64,11 @@ def test_mysql_tls_mode_is_checked_and_reaches_the_url(tmp_path):
     assert "sslMode=REQUIRED" in _settings(tmp_path, MYSQL_SSL_MODE="required").mysql_source().jdbc_url
     with pytest.raises(ConfigError, match=r"PYSPARK_JOBS_MYSQL_SSL_MODE='ON': use one of DISABLED"):
         _settings(tmp_path, MYSQL_SSL_MODE="on").mysql_source()
+
+
+def test_trino_reads_every_lake_table_through_lake_where_the_lake_is_on_s3(tmp_path):
+    assert _settings(tmp_path, LAKE_ROOT="s3://bucket/prod").trino.table_map == "*.*=lake.*.*"
+    assert _settings(tmp_path, LAKE_ROOT="s3a://bucket/prod").trino.table_map == "*.*=lake.*.*"
+    # a lake on disk is out of Trino's reach: TPC-H from its generator
+    assert _settings(tmp_path).trino.table_map == "tpch.*=tpch.tiny.*"
+    assert _settings(tmp_path, LAKE_ROOT="s3://b/p", TRINO_TABLES="*.*=hive.*.*").trino.table_map == "*.*=hive.*.*"

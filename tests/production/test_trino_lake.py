@@ -1,5 +1,6 @@
 """Trino's `lake` catalog (hive connector on the metastore service and S3) reads what the jobs
-write: three TPC-H reports written to S3 return the same rows through Trino as through Spark."""
+write: three TPC-H reports written to S3 return the same rows through Trino as through Spark.
+With the lake on S3, `--source trino` reads the job's inputs through `lake` by default."""
 
 from __future__ import annotations
 
@@ -59,3 +60,29 @@ def test_trino_lake_returns_the_rows_spark_wrote_to_s3(spark, reports):
         assert spark_rows, f"{out.table} is empty"
         assert normalized(through_trino) == normalized(tuple(r) for r in spark_rows), out.table
         assert any(isinstance(v, Decimal) for v in through_trino[0]), "money reaches Trino as decimal"
+
+
+def test_with_the_lake_on_s3_a_trino_run_reads_its_inputs_through_lake_by_default(spark, s3_inputs, tmp_path,
+                                                                                   monkeypatch):
+    monkeypatch.setenv("PYSPARK_JOBS_LAKE_ROOT", "s3://pyspark-jobs-lake/prod")
+    monkeypatch.setenv("PYSPARK_JOBS_QA_ROOT", "s3://pyspark-jobs-lake/qa")
+    monkeypatch.delenv("PYSPARK_JOBS_TRINO_TABLES", raising=False)
+    branches = {"spark": f"{BRANCH}-spark", "trino": f"{BRANCH}-via-trino"}
+    try:
+        direct = run_job(RunConfig(job="tpch.q01", ds=DS, env="qa", branch=branches["spark"]), spark=spark)
+        through = run_job(RunConfig(job="tpch.q01", ds=DS, env="qa", branch=branches["trino"], source="trino",
+                                    source_options={"cache_dir": tmp_path / "cache"}), spark=spark)
+        [where] = [w for alias, w, _ in through.inputs if alias == "lineitem"]
+        assert where.startswith("trino lake.tpch.lineitem, "), where
+        [from_spark], [from_trino] = (summary.outputs for summary in (direct, through))
+        columns = [f.name for f in spark.table(from_spark.table).schema if f.name != "ds"]
+        expected = spark.table(from_spark.table).where(f"ds = '{DS}'").select(*columns).collect()
+        got = spark.table(from_trino.table).where(f"ds = '{DS}'").select(*columns).collect()
+        assert len(expected) == 4  # q01: one row per (returnflag, linestatus) pair at every scale
+        assert normalized(tuple(r) for r in got) == normalized(tuple(r) for r in expected)
+    finally:
+        for branch in branches.values():
+            prefix = Environment("qa", branch).qa_prefix
+            for db in spark.catalog.listDatabases():
+                if db.name.startswith(prefix):
+                    spark.sql(f"DROP DATABASE IF EXISTS `{db.name}` CASCADE")

@@ -50,7 +50,15 @@ def test_table_map_exact_entries_win_over_wildcards():
     assert mapping.resolve("sales.orders") is None
 
 
-@pytest.mark.parametrize("spec", ["tpch.lineitem", "tpch.*=tpch.tiny.lineitem", "tpch.lineitem=tiny.lineitem"])
+def test_a_catalog_wide_entry_reads_every_other_table_as_catalog_db_table():
+    mapping = TableMap.parse("*.*=lake.*.*, tpch.*=tpch.tiny.*, sales.orders=memory.s.o")
+    assert mapping.resolve("crm.accounts") == "lake.crm.accounts"
+    assert mapping.resolve("tpch.orders") == "tpch.tiny.orders"
+    assert mapping.resolve("sales.orders") == "memory.s.o"
+    assert mapping.resolve("sales.lines") == "lake.sales.lines"
+
+
+@pytest.mark.parametrize("spec", ["tpch.lineitem", "tpch.*=tpch.tiny.lineitem", "tpch.lineitem=tiny.lineitem", "*.*=lake.*", "*.*=lake.tpch.*"])
 def test_bad_table_map_entry_names_the_setting(spec):
     with pytest.raises(ConfigError, match="PYSPARK_JOBS_TRINO_TABLES: bad entry"):
         TableMap.parse(spec)
