@@ -18,8 +18,10 @@ from pyspark.sql import functions as F
 from common.contracts import Column, Contract, Table
 from common.environments import Environment
 from common.errors import SourceError
+from common.io.mysql import MysqlReader
 from common.job import Job, step
 from common.runner import RunConfig, run_job
+from common.settings import load_settings
 from pyspark_jobs.tpch.tables import NATION, REGION
 from tests.helpers import assert_frame_equal, frame, mysql_connection
 
@@ -137,6 +139,10 @@ def test_a_null_dimension_key_fails_before_anything_is_written(spark, mysql_copy
 
 def test_an_extra_mysql_column_is_ignored(spark, mysql_copy):
     mysql_copy.execute(f"ALTER TABLE {SOURCE_DB}.nation ADD COLUMN n_extra INT NOT NULL DEFAULT 1 AFTER n_name")
+    # the read is the contract's columns in its order, without the new one
+    df, _ = MysqlReader(load_settings().mysql).read(spark, _copy_of(NATION))
+    assert df.columns == list(NATION.contract.names)
+    assert_frame_equal(df.where("n_nationkey = 7").select("n_nationkey", "n_name", "n_regionkey"), [(7, "GERMANY", 3)])
     run_job(RunConfig(job="tests.bad_dimension", ds=DS), spark)
     assert_frame_equal(spark.table(_NATIONS.name).where("n_nationkey IN (7, 8)"),
                        [(7, "GERMANY", DS), (8, "INDIA", DS)])
