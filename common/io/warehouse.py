@@ -40,7 +40,7 @@ MAX_CONCURRENT_WRITES = 4
 
 def table_exists(spark: SparkSession, physical: str) -> bool:
     database, _, table = physical.partition(".")
-    return spark.catalog.databaseExists(database) and spark.catalog.tableExists(table, database)
+    return spark.catalog.databaseExists(database) and spark.catalog.tableExists(f"{database}.{table}")
 
 
 def conform(df: DataFrame, table: Table, physical: str) -> DataFrame:
@@ -139,70 +139,62 @@ class _Fs:
 
 
 class _Metastore:
-    """One table's metadata straight from the session catalog: no SQL to parse, plan or run.
+    """One table's metadata through Spark's public catalog API and SQL only.
 
-    `ALTER TABLE ... PARTITION` costs a parse, an analysis and a command on top of the update;
-    these calls cost a metastore round trip each. PySpark exposes none of them, hence the JVM.
+    Spark's internal catalog classes change between releases (EMR ships its own Spark build),
+    so partitions are read with `DESCRIBE ... PARTITION` and pointed with `ALTER TABLE`.
     """
 
     def __init__(self, spark: SparkSession, physical: str) -> None:
-        jvm = spark.sparkContext._jvm
-        self._jvm, self.spark, self.physical = jvm, spark, physical
-        self._catalog = spark._jsparkSession.sessionState().catalog()
-        self._database, self._name = physical.split(".")
-        self._ident = jvm.org.apache.spark.sql.catalyst.TableIdentifier(self._name, jvm.scala.Option.apply(self._database))
-        self._table = None
-
-    def _spec(self, ds: str):  # noqa: ANN202 - a py4j object
-        return self._jvm.org.apache.spark.api.python.PythonUtils.toScalaMap({"ds": ds})
+        self.spark, self.physical = spark, physical
+        self._location: str | None = None
 
     def exists(self) -> bool:
-        return self._catalog.tableExists(self._ident)
-
-    def table(self):  # noqa: ANN201 - a py4j CatalogTable
-        if self._table is None:
-            self._table = self._catalog.getTableMetadata(self._ident)
-        return self._table
+        return table_exists(self.spark, self.physical)
 
     def schema(self) -> StructType:
-        from pyspark.sql.types import _parse_datatype_json_string
-
-        return _parse_datatype_json_string(self.table().schema().json())
+        return self.spark.table(self.physical).schema
 
     def table_location(self) -> str:
-        return self.table().location().toString()
+        if self._location is None:
+            self._location = _described_location(self.spark.sql(f"DESCRIBE TABLE EXTENDED {self.physical}"))
+        return self._location
 
-    def partition(self, ds: str):  # noqa: ANN201 - a py4j CatalogTablePartition or None
-        found = self._catalog.externalCatalog().getPartitionOption(self._database, self._name, self._spec(ds))
-        return found.get() if found.isDefined() else None
+    def partition_location(self, ds: str) -> str | None:
+        """Where partition ds is read from, or None when the table has no such partition.
 
-    def point_partition(self, ds: str, location: str, current) -> None:  # noqa: ANN001
-        """Make partition ds read `location`: one metastore update, then the table's caches refreshed."""
-        jvm, seq = self._jvm, self._jvm.org.apache.spark.api.python.PythonUtils.toSeq
-        base = (current or self.table()).storage()
-        storage = base.copy(
-            jvm.scala.Option.apply(jvm.java.net.URI(location)),
-            base.inputFormat(), base.outputFormat(), base.serde(), base.compressed(), base.properties(),
-        )
-        if current is not None:
-            updated = current.copy(
-                current.spec(), storage, current.parameters(), current.createTime(),
-                current.lastAccessTime(), current.stats(),
-            )
-            self._catalog.alterPartitions(self._ident, seq([updated]))
+        Listed first: Hive's client asked for a partition that does not exist drops its
+        connection and reconnects a second later."""
+        spec = f"ds = {_literal(ds)}"
+        if not self.spark.sql(f"SHOW PARTITIONS {self.physical} PARTITION ({spec})").collect():
+            return None
+        return _described_location(self.spark.sql(f"DESCRIBE TABLE EXTENDED {self.physical} PARTITION ({spec})"))
+
+    def point_partition(self, ds: str, location: str, *, exists: bool) -> None:
+        """Make partition ds read `location`: one metastore update; Spark refreshes the table's caches."""
+        spec = f"ds = {_literal(ds)}"
+        if exists:
+            self.spark.sql(f"ALTER TABLE {self.physical} PARTITION ({spec}) SET LOCATION {_literal(location)}")
         else:
-            created = jvm.org.apache.spark.sql.catalyst.catalog.CatalogTablePartition(
-                self._spec(ds), storage, jvm.org.apache.spark.api.python.PythonUtils.toScalaMap({}),
-                int(time.time() * 1000), -1, jvm.scala.Option.apply(None),
-            )
-            self._catalog.createPartitions(self._ident, seq([created]), False)
-        if self.table().stats().isDefined():  # as Spark's ALTER does: a size measured before is now wrong
-            self._catalog.alterTableStats(self._ident, jvm.scala.Option.apply(None))
-        self.spark.catalog.refreshTable(self.physical)
+            self.spark.sql(f"ALTER TABLE {self.physical} ADD PARTITION ({spec}) LOCATION {_literal(location)}")
 
     def point_table(self, location: str) -> None:
-        """Make an unpartitioned table read `location` (rare: Spark's own ALTER is fast enough)."""
-        self.spark.sql(f"ALTER TABLE {self.physical} SET LOCATION '{location}'")
+        """Make an unpartitioned table read `location`."""
+        self.spark.sql(f"ALTER TABLE {self.physical} SET LOCATION {_literal(location)}")
+        self._location = location
+
+
+def _literal(value: str) -> str:
+    """A SQL string literal of `value` (backslashes and quotes escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _described_location(described: DataFrame) -> str:
+    """The `Location` row of a `DESCRIBE ... EXTENDED` answer."""
+    for row in described.collect():  # a command's answer: rows already on the driver
+        if row.col_name == "Location":
+            return row.data_type
+    raise SourceError("the metastore gave no location for a table the run writes; check the table's definition")
 
 
 @dataclass(frozen=True)
@@ -302,9 +294,8 @@ class WarehouseWriter:
         metastore, location, fs = version.metastore, version.location, _Fs(version.metastore.spark)
         physical = metastore.physical
         if version.table.contract.partition_by:
-            current = metastore.partition(p.ds)
-            previous = current.location().toString() if current is not None else None
-            metastore.point_partition(p.ds, location, current)
+            previous = metastore.partition_location(p.ds)
+            metastore.point_partition(p.ds, location, exists=previous is not None)
             partition = f"ds={p.ds}"
         else:
             previous = metastore.table_location()

@@ -19,13 +19,11 @@ _PY_CLOCK = re.compile(r"\b(datetime\.(now|today|utcnow)|date\.today|time\.time|
 _SQL_CLOCK = re.compile(
     r"\b(current_date|current_timestamp|curdate|localtimestamp|current_timezone)\b|\b(now|unix_timestamp)\s*\(\s*\)", re.I
 )
-# time.time() is allowed only where it is not a run date: file ages and catalog bookkeeping.
+# time.time() is allowed only where it is not a run date: file ages.
 # Each allowance names the file and the exact code; a new use anywhere fails.
 _CLOCK_ALLOWED = {
     # a killed run's version is removed once its newest file is older than the grace period
     ("common/io/warehouse.py", "cutoff = (time.time() - grace_s) * 1000"),
-    # a new partition's createTime in the metastore (bookkeeping Hive shows; never read back)
-    ("common/io/warehouse.py", "int(time.time() * 1000), -1, jvm.scala.Option.apply(None),"),
     # a Trino fetch's temporary directory left by a killed run is removed once stale
     ("common/io/trino.py", "cutoff = time.time() - _STALE_TMP_SECONDS"),
 }

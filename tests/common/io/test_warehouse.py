@@ -13,6 +13,7 @@ from common.environments import Environment
 from common.errors import ContractViolation, QaIsolationError, SourceError
 from common.io.warehouse import WarehouseReader, WarehouseWriter
 from common.job import RunParams
+from tests.conftest import ROOT
 from tests.helpers import assert_frame_equal, frame
 
 SCHEMA = "id int, name string, amount double"
@@ -188,3 +189,14 @@ def test_a_write_drops_table_statistics_it_made_stale(spark, scratch_db):
     writer.write(frame(spark, SCHEMA, [(2, "b", 2.0)]), table, RunParams("2024-01-02"))
     assert not statistics()
     assert_frame_equal(spark.table(table.name), [(1, "a", 1.0, "2024-01-01"), (2, "b", 2.0, "2024-01-02")])
+
+
+def test_the_framework_uses_no_spark_internals():
+    """Spark's private catalog classes change between releases and EMR builds: common/ reaches
+    the metastore through public APIs and SQL only."""
+    forbidden = ("_jsparkSession", "_jvm.org.apache.spark.sql.catalyst", "sessionState()")
+    found = [f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+             for path in sorted((ROOT / "common").rglob("*.py"))
+             for number, line in enumerate(path.read_text().splitlines(), 1)
+             if any(name in line for name in forbidden)]
+    assert found == []
