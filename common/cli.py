@@ -68,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--examples", type=int, default=5, metavar="N", help="example keys per difference")
     diff.add_argument("--relative-tolerance", type=float, default=1e-9, metavar="R", help="for float and double")
     diff.add_argument("--out-dir", metavar="DIR", help="also write <job>.md and <job>.json there")
+
+    qa = sub.add_parser("qa", help="qa deployments of branches")
+    qa_sub = qa.add_subparsers(dest="qa_command", required=True, metavar="QA_COMMAND")
+    cleanup = qa_sub.add_parser("cleanup", help="drop the qa databases, data and artifacts of stale branches")
+    cleanup.add_argument("--older-than", default="14d", metavar="AGE", help="idle limit: 14d, 36h (default 14d)")
+    cleanup.add_argument("--branch", action="append", metavar="NAME", help="only this branch (repeatable)")
+    cleanup.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
     return parser
 
 
@@ -175,6 +182,31 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     return status
 
 
+def _cmd_qa_cleanup(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from common.qa_cleanup import Git, apply_cleanup, parse_age, plan_cleanup
+    from common.session import get_spark
+    from common.settings import load_settings
+
+    settings = load_settings()
+    older_than = parse_age(args.older_than)
+    store = settings.artifact_store
+    store = store if "://" in store else Path(store).resolve().as_uri()
+    spark = get_spark("pyspark-jobs qa cleanup")
+    plan = plan_cleanup(
+        spark, git=Git(settings.home), qa_root=settings.qa_root, store=store, older_than_s=older_than, only=args.branch
+    )
+    if not args.dry_run:
+        apply_cleanup(spark, plan)
+    verb = "would remove" if args.dry_run else "removed"
+    for candidate in plan:
+        print("\n".join(candidate.lines(verb)))
+    if not plan:
+        print("nothing to clean up")
+    return 2 if any(c.refused for c in plan) else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -195,6 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_check(args.jobs)
         if args.command == "diff":
             return _cmd_diff(args)
+        if args.command == "qa":
+            return _cmd_qa_cleanup(args)
         return _cmd_parity(args)
     except PysparkJobsError as exc:
         print(f"error: {exc}", file=sys.stderr)
