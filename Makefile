@@ -13,7 +13,7 @@ export PYSPARK_JOBS_HOME := $(CURDIR)
 export PYSPARK_JOBS_VAR ?= $(CURDIR)/var
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup deps fetch services services-down services-status data demo e2e test test-sf1 chaos check lint package publish bench bench-tpch clean
+.PHONY: help setup deps fetch services services-down services-status data demo e2e test test-sf1 chaos check lint package publish qa-diff bench bench-tpch clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -78,6 +78,14 @@ package: deps ## build dist/<branch-slug>/ for BRANCH (default: the current bran
 
 publish: package ## upload dist/<branch-slug>/ to the artifact store; PROD=1 also marks it production's
 	$(BIN)/python packaging/publish.py $(PACKAGE_BRANCH_ARG) $(if $(filter 1,$(PROD)),--prod)
+
+# After a branch's QA run: every job's outputs for QA_DS against production's, as Markdown and
+# JSON per job in QA_DIFF_DIR (a CI artifact). Differences are the report, not a failure (exit 1);
+# a missing output or any other error (exit 2) fails.
+QA_DIFF_DIR ?= dist/qa-diff
+qa-diff: deps ## diff every job's qa outputs (BRANCH, default $$CIRCLE_BRANCH) for QA_DS against production into QA_DIFF_DIR
+	$(BIN)/pyspark-jobs diff --all --ds "$(QA_DS)" --branch "$(or $(BRANCH),$(CIRCLE_BRANCH))" --out-dir "$(QA_DIFF_DIR)"; \
+	status=$$?; test $$status -le 1
 
 BENCH_SF ?= 1
 REPEAT ?= 5

@@ -1,5 +1,5 @@
-"""`pyspark-jobs`: list, describe, run and check jobs; `pyspark_jobs/main.py` runs the same CLI
-under spark-submit."""
+"""`pyspark-jobs`: list, describe, run and check jobs, diff a branch's data, clean up qa
+deployments; `pyspark_jobs/main.py` runs the same CLI under spark-submit."""
 
 from __future__ import annotations
 
@@ -57,6 +57,24 @@ def build_parser() -> argparse.ArgumentParser:
     parity.add_argument("--env", default="local", choices=("local", "qa", "prod"))
     parity.add_argument("--branch")
     parity.add_argument("--tolerance", type=float, default=0.01)
+
+    diff = sub.add_parser("diff", help="what a branch changes in the data: every output against production's")
+    diff.add_argument("jobs", nargs="*", metavar="JOB", help="the job(s) to diff (or --all)")
+    diff.add_argument("--all", action="store_true", help="every job")
+    diff.add_argument("--ds", required=True, help="the partition to compare, YYYY-MM-DD")
+    diff.add_argument("--branch", required=True, help="the branch whose qa outputs are compared")
+    diff.add_argument("--against", default="prod", metavar="prod|BRANCH", help="the baseline (default: prod)")
+    diff.add_argument("--format", default="text", choices=("text", "markdown", "json"))
+    diff.add_argument("--examples", type=int, default=5, metavar="N", help="example keys per difference")
+    diff.add_argument("--relative-tolerance", type=float, default=1e-9, metavar="R", help="for float and double")
+    diff.add_argument("--out-dir", metavar="DIR", help="also write <job>.md and <job>.json there")
+
+    qa = sub.add_parser("qa", help="qa deployments of branches")
+    qa_sub = qa.add_subparsers(dest="qa_command", required=True, metavar="QA_COMMAND")
+    cleanup = qa_sub.add_parser("cleanup", help="drop the qa databases, data and artifacts of stale branches")
+    cleanup.add_argument("--older-than", default="14d", metavar="AGE", help="idle limit: 14d, 36h (default 14d)")
+    cleanup.add_argument("--branch", action="append", metavar="NAME", help="only this branch (repeatable)")
+    cleanup.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
     return parser
 
 
@@ -124,11 +142,69 @@ def _cmd_check(jobs: list[str]) -> int:
 
 
 def _cmd_parity(args: argparse.Namespace) -> int:
-    from common.parity import parity_report
+    from common.parity import parity_report, render_parity
 
     report = parity_report(args.left, args.right, ds=args.ds, env=args.env, branch=args.branch, tolerance=args.tolerance)
-    print(report.render())
+    print(render_parity(report))
     return 0 if report.equal else 1
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from common.diff import Tolerance
+    from common.diff_jobs import diff_job
+    from common.diff_render import RENDERERS, render_json, render_markdown
+    from common.registry import discover
+
+    if bool(args.jobs) == args.all:
+        raise ParamError("diff takes JOB [JOB ...] or --all, not both and not neither")
+    status = 0
+    for name in list(discover()) if args.all else args.jobs:
+        try:
+            result = diff_job(
+                name, ds=args.ds, branch=args.branch, against=args.against, examples=args.examples,
+                tolerance=Tolerance(relative=args.relative_tolerance),
+            )
+        except PysparkJobsError as exc:
+            if not args.all:
+                raise
+            print(f"error: {name}: {exc}", file=sys.stderr)
+            status = 2
+            continue
+        print(RENDERERS[args.format](result.reports, title=result.title))
+        if args.out_dir:
+            out = Path(args.out_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / f"{name}.md").write_text(render_markdown(result.reports, title=result.title))
+            (out / f"{name}.json").write_text(render_json(result.reports, title=result.title) + "\n")
+        status = max(status, 0 if result.equal else 1)
+    return status
+
+
+def _cmd_qa_cleanup(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from common.qa_cleanup import Git, apply_cleanup, parse_age, plan_cleanup
+    from common.session import get_spark
+    from common.settings import load_settings
+
+    settings = load_settings()
+    older_than = parse_age(args.older_than)
+    store = settings.artifact_store
+    store = store if "://" in store else Path(store).resolve().as_uri()
+    spark = get_spark("pyspark-jobs qa cleanup")
+    plan = plan_cleanup(
+        spark, git=Git(settings.home), qa_root=settings.qa_root, store=store, older_than_s=older_than, only=args.branch
+    )
+    if not args.dry_run:
+        apply_cleanup(spark, plan)
+    verb = "would remove" if args.dry_run else "removed"
+    for candidate in plan:
+        print("\n".join(candidate.lines(verb)))
+    if not plan:
+        print("nothing to clean up")
+    return 2 if any(c.refused for c in plan) else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -149,6 +225,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(args)
         if args.command == "check":
             return _cmd_check(args.jobs)
+        if args.command == "diff":
+            return _cmd_diff(args)
+        if args.command == "qa":
+            return _cmd_qa_cleanup(args)
         return _cmd_parity(args)
     except PysparkJobsError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -115,6 +115,24 @@ class _Fs:
         path, fs = self._path(uri)
         fs.delete(path, True)
 
+    def children(self, uri: str) -> list[str]:
+        """The names of the directories right under `uri` (none if it does not exist)."""
+        path, fs = self._path(uri)
+        if not fs.exists(path):
+            return []
+        return [s.getPath().getName() for s in fs.listStatus(path) if s.isDirectory()]
+
+    def newest(self, uri: str) -> float | None:
+        """Seconds since the epoch of the newest file under `uri`; None when it holds none."""
+        path, fs = self._path(uri)
+        if not fs.exists(path):
+            return None
+        newest, files = None, fs.listFiles(path, True)
+        while files.hasNext():
+            modified = files.next().getModificationTime() / 1000
+            newest = modified if newest is None else max(newest, modified)
+        return newest
+
     def stale_versions(self, parent: str, current: str, grace_s: float) -> list[str]:
         """`run=` directories beside `current` whose newest file is older than `grace_s`.
 

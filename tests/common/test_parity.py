@@ -1,4 +1,5 @@
-"""The parity diff: on frames with known differences, and on a deliberately altered TPC-H job."""
+"""The parity diff (common.diff's engine with parity's key and cent): on frames with known
+differences, and on a deliberately altered TPC-H job."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import pytest
 from pyspark.sql import functions as F
 
 from common.contracts import Table
+from common.diff import Tolerance, diff_frames
 from common.job import step
-from common.parity import diff_frames, parity_report
+from common.parity import parity_report, render_parity
 from common.runner import RunConfig, run_job
 from pyspark_jobs.tpch.q03 import Q03, RESULT
 from tests.helpers import frame
@@ -18,25 +20,23 @@ SCHEMA = "k int, name string, amount double"
 def test_equal_frames_are_equal_within_tolerance(spark):
     left = frame(spark, SCHEMA, [(1, "a", 1.0), (2, "b", 2.0)])
     right = frame(spark, SCHEMA, [(2, "b", 2.001), (1, "a", 1.0)])
-    report = diff_frames(left, right, key=("k",), tolerance=0.01)
-    assert report.equal, report.render()
+    report = diff_frames(left, right, key=("k",), tolerance=Tolerance(absolute=0.01))
+    assert report.equal, render_parity(report)
 
 
 def test_every_kind_of_difference_is_reported(spark):
     left = frame(spark, SCHEMA, [(1, "a", 1.0), (2, "b", 2.0), (3, "c", 3.0)])
     right = frame(spark, SCHEMA, [(1, "a", 1.5), (2, "B", 2.0), (4, "d", 4.0)])
-    report = diff_frames(left, right, key=("k",), tolerance=0.01, names=("legacy", "new"))
+    report = diff_frames(left, right, key=("k",), tolerance=Tolerance(absolute=0.01), names=("legacy", "new"))
     assert not report.equal
     assert (report.left_rows, report.right_rows) == (3, 3)
-    assert (report.only_left, report.only_right) == ([{"k": 3}], [{"k": 4}])
-    assert report.column_diffs == {
-        "name": (1, [{"k": 2, "legacy": "b", "new": "B"}]),
-        "amount": (1, [{"k": 1, "legacy": 1.0, "new": 1.5}]),
+    assert (report.only_left_examples, report.only_right_examples) == ([{"key": {"k": 3}}], [{"key": {"k": 4}}])
+    assert {c: (d.differing, d.examples) for c, d in report.columns.items()} == {
+        "name": (1, [{"key": {"k": 2}, "left": "b", "right": "B"}]),
+        "amount": (1, [{"key": {"k": 1}, "left": 1.0, "right": 1.5}]),
     }
-    text = report.render()
-    assert "1 row(s) only in legacy" in text and "column amount: 1 row(s) differ" in text
-
-
+    text = render_parity(report)
+    assert "key(s) only in legacy, e.g. (k=3)" in text and "(k=1): 1.0 -> 1.5" in text
 
 
 def _bump_first(df, *, key: int):
@@ -70,9 +70,9 @@ def test_parity_names_the_rows_an_altered_job_gets_wrong(spark):
     finally:
         spark.sql("DROP DATABASE IF EXISTS pj_parity CASCADE")
     assert not report.equal
-    assert report.only_left_count == report.only_right_count == 0
-    assert list(report.column_diffs) == ["revenue"]
-    count, rows = report.column_diffs["revenue"]
-    assert count == 1 and rows[0]["l_orderkey"] == first["l_orderkey"]
-    assert rows[0]["tests.q03_altered"] - rows[0]["tpch.q03_sql"] == 100
-    assert f"l_orderkey': {first['l_orderkey']}" in report.render()
+    assert report.only_left == report.only_right == 0
+    assert list(report.columns) == ["revenue"]
+    revenue = report.columns["revenue"]
+    assert revenue.differing == 1 and revenue.examples[0]["key"]["l_orderkey"] == first["l_orderkey"]
+    assert revenue.examples[0]["right"] - revenue.examples[0]["left"] == 100
+    assert f"l_orderkey={first['l_orderkey']}" in render_parity(report)

@@ -77,3 +77,13 @@ def test_production_is_published_from_main_only():
     prod = _workflow_jobs()["publish-prod"]
     assert prod["filters"]["branches"]["only"] == "main"
     assert "publish" in prod["requires"]
+
+
+def test_a_branch_stores_its_data_diff_as_a_build_artifact():
+    jobs = _workflow_jobs()
+    assert "publish" in jobs["qa-diff"]["requires"]
+    assert jobs["qa-diff"]["filters"]["branches"]["ignore"] == "main"
+    steps = CONFIG["jobs"]["qa-diff"]["steps"]
+    assert "make qa-diff" in run_commands(steps)
+    stored = [s["store_artifacts"]["path"] for s in steps if isinstance(s, dict) and "store_artifacts" in s]
+    assert stored == ["dist/qa-diff"]
