@@ -148,7 +148,13 @@ def plan_cleanup(
     if only is not None:
         slugs &= {branch_slug(b) for b in only}
     protected = RESERVED_SLUGS | {branch_slug(prod_branch)}
-    live = {branch_slug(b) for b in git.branches()}
+    known = git.branches()
+    if prod_branch not in known:  # no remote, or never fetched: every branch would look deleted
+        raise ParamError(
+            f"git knows no remote branch {prod_branch!r}, so it cannot tell live branches from deleted ones; "
+            "run 'git fetch --prune' in a clone whose remote is the project's, then rerun"
+        )
+    live = {branch_slug(b) for b in known}
     merged = {branch_slug(b) for b in git.merged()}
     plan = []
     for slug in sorted(slugs - protected):

@@ -102,6 +102,15 @@ def test_cleanup_removes_exactly_the_stale_branches(spark, deployments):
     assert (store / "prod" / "current.json").exists() and (store / "main" / "v1" / "jobs.zip").exists()
 
 
+@pytest.mark.services
+def test_a_checkout_that_knows_no_remote_branches_removes_nothing(spark, deployments):
+    lake, qa, store, prod_db = deployments
+    with pytest.raises(Exception, match="git knows no remote branch 'main'.*git fetch --prune"):
+        plan_cleanup(spark, git=FakeGit(set(), set()), qa_root=qa.as_uri(), store=store.as_uri(),
+                     older_than_s=parse_age("14d"), only=[STALE, LIVE])
+    assert (qa / branch_slug(STALE)).exists() and (store / branch_slug(STALE)).exists()
+
+
 def test_ages_are_days_or_hours():
     assert (parse_age("14d"), parse_age("36h")) == (14 * DAY, 36 * 3600)
     with pytest.raises(Exception, match="use days or hours"):
