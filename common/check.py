@@ -4,7 +4,8 @@ Spark's analyzer resolves every column and type of the plans without reading a r
 outputs' schemas are then compared with their contracts. A misspelled column or a wrong
 type fails here, in seconds, naming the job, the step and its source line — the compile step
 PySpark lacks. Every cast the analyzer inserts that can fail or lose data (string to number,
-date or boolean, narrowing, timestamp to date) is a finding too (see common.casts).
+date or boolean, narrowing, timestamp to date) is a finding too (see common.casts), and so is
+an input whose contract differs from the one its producing job writes (see common.lineage).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from common.conformance import closest, schema_violations
 from common.errors import PysparkJobsError
 from common.graph import StepGraph
 from common.job import REQUIRED, Job, Step
+from common.lineage import contract_mismatches
 from common.registry import discover, get_job
 
 if TYPE_CHECKING:
@@ -144,8 +146,10 @@ def check_jobs(names: list[str] | None = None, *, spark: SparkSession | None = N
     spark.conf.set("spark.sql.ansi.enabled", "true")
     errors = 0
     try:
+        everyone = list(discover().values())
         for job_cls in jobs:
             findings = check_job(spark, job_cls)
+            findings += [Finding(job_cls.name, alias, "", problem) for alias, problem in contract_mismatches(job_cls, everyone)]
             errors += len(findings)
             for finding in findings:
                 print(finding.render(), file=out)

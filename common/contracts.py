@@ -89,6 +89,8 @@ class Table:
     # Checked on every read: NOT NULL columns hold no nulls and the primary key is unique. For
     # dimensions, where a duplicated key silently multiplies the rows of every join.
     check_keys: bool = False
+    # Written outside this project (loaded, replicated): `check` expects no job to write it.
+    source: bool = False
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):

@@ -12,7 +12,8 @@ from pyspark.sql import functions as F
 from common.casts import is_lossy
 from common.check import check_jobs
 from common.cli import main
-from common.job import step
+from common.contracts import Column, Contract, Table
+from common.job import Job, step
 from pyspark_jobs.demo import transforms as demo
 from pyspark_jobs.demo.daily_revenue import DailyRevenue
 from pyspark_jobs.demo.legacy import RevenueBySegmentSql
@@ -238,3 +239,53 @@ def test_step_errors_point_at_the_source_line(spark):
     _, text = _report(spark, SelectTypo.name)
     assert "tests.common.test_check.segment_typo (" in text and "test_check.py:" in text
 
+
+
+# -- contracts across jobs ---------------------------------------------------------------
+
+
+def _segments_reader(name: str, read: Table) -> type[Job]:
+    """A job reading the demo's segment report through the contract `read` declares for it."""
+    out = Table(f"tests_check.{name}", Contract(tuple(c for c in read.contract.columns if c.name in ("n_name", "orders"))))
+
+    def segment_orders(segments):
+        return segments.select("n_name", "orders")
+
+    return type(name, (Job,), {"name": f"tests.check.{name}", "inputs": {"segments": read}, "outputs": {"orders": out},
+                               "steps": lambda self, p: {"orders": step(segment_orders, "segments")}})
+
+
+_SEGMENT = "demo.revenue_by_segment"
+SegmentsSubset = _segments_reader(
+    "segments_subset",
+    Table(_SEGMENT, Contract((Column("n_name", "string", nullable=False), Column("orders", "bigint", nullable=False)))),
+)
+SegmentsMismatch = _segments_reader(
+    "segments_mismatch",
+    Table(_SEGMENT, Contract((Column("n_name", "string", nullable=False), Column("orders", "int", nullable=False)))),
+)
+SegmentsUnwritten = _segments_reader(
+    "segments_unwritten",
+    Table("tests_check.nobody_writes", Contract((Column("n_name", "string"), Column("orders", "bigint")))),
+)
+
+
+def test_a_subset_of_the_producers_columns_passes(spark):
+    ok, text = _report(spark, SegmentsSubset.name)
+    assert ok, text
+
+
+@pytest.mark.parametrize(
+    ("job", "expected"),
+    [
+        (
+            SegmentsMismatch,
+            "input demo.revenue_by_segment declares orders int NOT NULL, but job demo.daily_revenue writes orders bigint NOT NULL",
+        ),
+        (SegmentsUnwritten, "input tests_check.nobody_writes is written by no job and is not a declared source"),
+    ],
+)
+def test_an_input_disagreeing_with_its_producer_names_both(spark, job, expected):
+    ok, text = _report(spark, job.name)
+    assert not ok
+    assert f"FAIL {job.name}: step segments: {expected}" in text, text
