@@ -22,6 +22,7 @@ _INTEGRAL = ("tinyint", "smallint", "int", "bigint")
 _NUMERIC = (*_INTEGRAL, "float", "double")
 _DECIMAL = re.compile(r"decimal\((\d+),(\d+)\)")
 _MAX_PRECISION = 38
+_MAY_HOLD_CAST = re.compile(r"cast\(|(subquery|exists|list)#\d")
 _ATTRIBUTE_ID = re.compile(r"#\d+L?")
 
 
@@ -68,6 +69,8 @@ def _casts(plan: Any, tag: Any) -> Iterator[ImplicitCast]:
     stack = list(_iterate(plan.expressions()))
     while stack:
         expr = stack.pop()
+        if not _MAY_HOLD_CAST.search(expr.toString()):
+            continue  # one round trip spares walking a subtree with no cast and no subquery in it
         kind = expr.getClass().getSimpleName()
         if kind == "Cast" and not expr.getTagValue(tag).isDefined():
             column = _ATTRIBUTE_ID.sub("", expr.child().sql())
@@ -84,5 +87,8 @@ def implicit_casts(df: DataFrame) -> list[ImplicitCast]:
     """The lossy casts in `df`'s analyzed plan that no code wrote, each once, in a stable order."""
     jvm = df.sparkSession._jvm
     tag = jvm.org.apache.spark.sql.catalyst.expressions.Cast.USER_SPECIFIED_CAST()
-    found = {c for c in _casts(df._jdf.queryExecution().analyzed(), tag) if is_lossy(c.source, c.target)}
+    plan = df._jdf.queryExecution().analyzed()
+    if "cast(" not in plan.toString():  # one round trip spares a walk of many
+        return []
+    found = {c for c in _casts(plan, tag) if is_lossy(c.source, c.target)}
     return sorted(found, key=lambda c: (c.column, c.source, c.target))

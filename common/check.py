@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from common.casts import implicit_casts
 from common.conformance import closest, schema_violations
+from common.contracts import Contract
 from common.errors import PysparkJobsError
 from common.graph import StepGraph
 from common.job import REQUIRED, Job, Step
@@ -87,8 +88,12 @@ def _implicit_cast_findings(job: str, name: str, st: Step, df: DataFrame) -> lis
     return findings
 
 
-def check_job(spark: SparkSession, job_cls: type[Job]) -> list[Finding]:
-    """The findings for one job; an empty list when it is consistent with its contracts."""
+def check_job(spark: SparkSession, job_cls: type[Job], empty: dict[Contract, DataFrame] | None = None) -> list[Finding]:
+    """The findings for one job; an empty list when it is consistent with its contracts.
+
+    `empty` holds an empty frame per contract, shared across jobs: a frame is built once.
+    """
+    empty = {} if empty is None else empty
     raw = {p.name: "0" for p in job_cls.params if p.default is REQUIRED}
     p = job_cls.parse_params(CHECK_DS, raw)
     job = job_cls()
@@ -98,9 +103,10 @@ def check_job(spark: SparkSession, job_cls: type[Job]) -> list[Finding]:
         return [Finding(job_cls.name, "-", "", str(exc))]
     except Exception as exc:  # a bug in the job's own steps(): one line, not a traceback
         return [Finding(job_cls.name, "-", "", f"steps() raised {type(exc).__name__}: {exc}")]
-    frames: dict[str, DataFrame] = {
-        alias: spark.createDataFrame([], table.contract.schema()) for alias, table in job_cls.inputs.items()
-    }
+    for table in job_cls.inputs.values():
+        if table.contract not in empty:
+            empty[table.contract] = spark.createDataFrame([], table.contract.schema())
+    frames: dict[str, DataFrame] = {alias: empty[table.contract] for alias, table in job_cls.inputs.items()}
     findings: list[Finding] = []
     for name in graph.order:
         st = graph.steps[name]
@@ -147,8 +153,9 @@ def check_jobs(names: list[str] | None = None, *, spark: SparkSession | None = N
     errors = 0
     try:
         everyone = list(discover().values())
+        empty: dict[Contract, DataFrame] = {}
         for job_cls in jobs:
-            findings = check_job(spark, job_cls)
+            findings = check_job(spark, job_cls, empty)
             findings += [Finding(job_cls.name, alias, "", problem) for alias, problem in contract_mismatches(job_cls, everyone)]
             errors += len(findings)
             for finding in findings:
