@@ -3,13 +3,13 @@
 Spark's analyzer resolves every column and type of the plans without reading a row; the
 outputs' schemas are then compared with their contracts. A misspelled column or a wrong
 type fails here, in seconds, naming the job, the step and its source line — the compile step
-PySpark lacks. Analysis runs with ANSI rules, so a string column silently cast to a date or a
-number is an error here too.
+PySpark lacks. Every cast the analyzer inserts that can fail or lose data (string to number,
+date or boolean, narrowing, timestamp to date) is a finding too (see common.casts), and so is
+an input whose contract differs from the one its producing job writes (see common.lineage).
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import re
 import sys
@@ -17,10 +17,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
+from common.casts import implicit_casts
 from common.conformance import closest, schema_violations
+from common.contracts import Contract
 from common.errors import PysparkJobsError
 from common.graph import StepGraph
-from common.job import REQUIRED, Job
+from common.job import REQUIRED, Job, Step
+from common.lineage import contract_mismatches
 from common.registry import discover, get_job
 
 if TYPE_CHECKING:
@@ -55,37 +58,42 @@ def _analysis_message(exc: Exception, available: list[str]) -> str:
     return text
 
 
-_CAST = re.compile(r"cast\(([A-Za-z_][A-Za-z0-9_]*)#\d+L? as (date|timestamp)\)")
+def _line_in_sql(sql_file: str, sql: str, column: str) -> str:
+    """The first line of the query naming the column; placeholders render on their own line."""
+    for number, text in enumerate(sql.splitlines(), 1):
+        if re.search(rf"\b{re.escape(column)}\b", text):
+            return f"{sql_file}:{number}, the column's first mention"
+    return ""
 
 
-def _source(fn: object) -> str:
-    try:
-        return inspect.getsource(inspect.unwrap(fn))  # type: ignore[arg-type]
-    except (OSError, TypeError):
-        return ""
-
-
-def _implicit_date_casts(df: DataFrame, strings: set[str], code: str) -> list[str]:
-    """String columns the analyzer cast to a date or timestamp without the code asking for it.
-
-    ANSI analysis still lets `string_col < DATE '...'` through by casting the column: at run
-    time that is a column of nulls (or an error). The analyzed plan shows the cast but not who
-    wrote it, so a cast counts as written when the step's code (its source, or its SQL) casts
-    that column itself.
-    """
-    found = []
-    for name, type_ in sorted(set(_CAST.findall(df._jdf.queryExecution().analyzed().toString()))):
-        written = re.search(rf"\b{name}\b[^\n]*\bcast\b|\bcast\b\W+{name}\b|to_{type_}\W+(F\.col\W+)?{name}\b", code, re.I)
-        if name in strings and not written:
-            found.append(
-                f"string column {name} is compared with or cast to a {type_} implicitly: "
-                f"compare it with a string, or cast it on purpose with F.col({name!r}).cast({type_!r})"
+def _implicit_cast_findings(job: str, name: str, st: Step, df: DataFrame) -> list[Finding]:
+    """A finding per lossy cast the analyzer inserted: the column, both types and the cast to write."""
+    findings = []
+    for cast in implicit_casts(df):
+        if st.origin:
+            line = _line_in_sql(st.origin, st.kwargs.get("sql", ""), cast.column) or f"{st.origin}, the query"
+            fix = f"CAST({cast.column} AS {cast.target.upper()})"
+        else:
+            line = f"{st.where.rsplit('(', 1)[-1].rstrip(')')}, the step's definition line"
+            fix = f"F.col({cast.column!r}).cast({cast.target!r})"
+        findings.append(
+            Finding(
+                job,
+                name,
+                line,
+                f"implicit cast of {cast.column} from {cast.source} to {cast.target}, which can fail or lose "
+                f"data (a null when ANSI is off): write {fix}, or compare with a value of type {cast.source}",
             )
-    return found
+        )
+    return findings
 
 
-def check_job(spark: SparkSession, job_cls: type[Job]) -> list[Finding]:
-    """The findings for one job; an empty list when it is consistent with its contracts."""
+def check_job(spark: SparkSession, job_cls: type[Job], empty: dict[Contract, DataFrame] | None = None) -> list[Finding]:
+    """The findings for one job; an empty list when it is consistent with its contracts.
+
+    `empty` holds an empty frame per contract, shared across jobs: a frame is built once.
+    """
+    empty = {} if empty is None else empty
     raw = {p.name: "0" for p in job_cls.params if p.default is REQUIRED}
     p = job_cls.parse_params(CHECK_DS, raw)
     job = job_cls()
@@ -93,9 +101,12 @@ def check_job(spark: SparkSession, job_cls: type[Job]) -> list[Finding]:
         graph = StepGraph.build(job_cls.name, job.steps(p), set(job_cls.inputs), list(job_cls.outputs))
     except PysparkJobsError as exc:
         return [Finding(job_cls.name, "-", "", str(exc))]
-    frames: dict[str, DataFrame] = {
-        alias: spark.createDataFrame([], table.contract.schema()) for alias, table in job_cls.inputs.items()
-    }
+    except Exception as exc:  # a bug in the job's own steps(): one line, not a traceback
+        return [Finding(job_cls.name, "-", "", f"steps() raised {type(exc).__name__}: {exc}")]
+    for table in job_cls.inputs.values():
+        if table.contract not in empty:
+            empty[table.contract] = spark.createDataFrame([], table.contract.schema())
+    frames: dict[str, DataFrame] = {alias: empty[table.contract] for alias, table in job_cls.inputs.items()}
     findings: list[Finding] = []
     for name in graph.order:
         st = graph.steps[name]
@@ -108,9 +119,7 @@ def check_job(spark: SparkSession, job_cls: type[Job]) -> list[Finding]:
         except Exception as exc:  # the analyzer's AnalysisException, or a Python error in the transform
             findings.append(Finding(job_cls.name, name, st.where, _analysis_message(exc, available)))
             continue
-        strings = {f.name for src in st.inputs for f in frames[src].schema.fields if f.dataType.simpleString() == "string"}
-        code = st.kwargs.get("sql") or _source(st.fn)
-        findings += [Finding(job_cls.name, name, st.where, m) for m in _implicit_date_casts(df, strings, code)]
+        findings += _implicit_cast_findings(job_cls.name, name, st, df)
         frames[name] = df
     for alias, table in job_cls.outputs.items():
         if alias not in frames:
@@ -143,8 +152,11 @@ def check_jobs(names: list[str] | None = None, *, spark: SparkSession | None = N
     spark.conf.set("spark.sql.ansi.enabled", "true")
     errors = 0
     try:
+        everyone = list(discover().values())
+        empty: dict[Contract, DataFrame] = {}
         for job_cls in jobs:
-            findings = check_job(spark, job_cls)
+            findings = check_job(spark, job_cls, empty)
+            findings += [Finding(job_cls.name, alias, "", problem) for alias, problem in contract_mismatches(job_cls, everyone)]
             errors += len(findings)
             for finding in findings:
                 print(finding.render(), file=out)

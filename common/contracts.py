@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pyspark.sql.types import StructType
+    from pyspark.sql.types import DataType, StructType
 
 __all__ = ["Column", "Contract", "Table", "WAREHOUSE", "MYSQL"]
 
@@ -21,6 +22,14 @@ _STORES = (WAREHOUSE, MYSQL)
 # "mysql" is the default MySQL source; "mysql:<source>" another one, configured on its own.
 _MYSQL_SOURCE = re.compile(r"^mysql:[a-z][a-z0-9_]*$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+
+
+@cache
+def _spark_type(ddl: str) -> DataType:
+    """Parsed once per type string: each parse is several JVM round trips."""
+    from pyspark.sql import types as T
+
+    return T._parse_datatype_string(ddl)
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,7 @@ class Contract:
 
         cols = self.data_columns if data_only else self.columns
         return T.StructType(
-            [T.StructField(c.name, T._parse_datatype_string(c.type), c.nullable) for c in cols]
+            [T.StructField(c.name, _spark_type(c.type), c.nullable) for c in cols]
         )
 
 
@@ -89,6 +98,8 @@ class Table:
     # Checked on every read: NOT NULL columns hold no nulls and the primary key is unique. For
     # dimensions, where a duplicated key silently multiplies the rows of every join.
     check_keys: bool = False
+    # Written outside this project (loaded, replicated): `check` expects no job to write it.
+    source: bool = False
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):

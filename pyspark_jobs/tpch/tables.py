@@ -32,6 +32,7 @@ LINEITEM = Table(
         ),
         primary_key=("l_orderkey", "l_linenumber"),
     ),
+    source=True,
 )
 ORDERS = Table(
     "tpch.orders",
@@ -42,6 +43,7 @@ ORDERS = Table(
         ),
         primary_key=("o_orderkey",),
     ),
+    source=True,
 )
 PART = Table(
     "tpch.part",
@@ -52,6 +54,7 @@ PART = Table(
         ),
         primary_key=("p_partkey",),
     ),
+    source=True,
 )
 PARTSUPP = Table(
     "tpch.partsupp",
@@ -59,6 +62,7 @@ PARTSUPP = Table(
         _cols(f"ps_partkey bigint, ps_suppkey bigint, ps_availqty int, ps_supplycost {MONEY}, ps_comment string"),
         primary_key=("ps_partkey", "ps_suppkey"),
     ),
+    source=True,
 )
 CUSTOMER = Table(
     "tpch.customer",
@@ -70,6 +74,7 @@ CUSTOMER = Table(
         primary_key=("c_custkey",),
     ),
     store=MYSQL,
+    source=True,
 )
 SUPPLIER = Table(
     "tpch.supplier",
@@ -81,6 +86,7 @@ SUPPLIER = Table(
         primary_key=("s_suppkey",),
     ),
     store=MYSQL,
+    source=True,
 )
 NATION = Table(
     "tpch.nation",
@@ -90,10 +96,12 @@ NATION = Table(
     ),
     store=MYSQL,
     check_keys=True,
+    source=True,
 )
 REGION = Table(
     "tpch.region",
     Contract(_cols("r_regionkey int, r_name string, r_comment string"), primary_key=("r_regionkey",)),
     store=MYSQL,
     check_keys=True,
+    source=True,
 )

@@ -9,8 +9,11 @@ from datetime import date
 import pytest
 from pyspark.sql import functions as F
 
+from common.casts import is_lossy
 from common.check import check_jobs
-from common.job import step
+from common.cli import main
+from common.contracts import Column, Contract, Table
+from common.job import Job, step
 from pyspark_jobs.demo import transforms as demo
 from pyspark_jobs.demo.daily_revenue import DailyRevenue
 from pyspark_jobs.demo.legacy import RevenueBySegmentSql
@@ -54,10 +57,13 @@ class JoinKeyMissing(DailyRevenue):
         return {**super().steps(p), "enriched": step(enrich_wrong_key, "lines", "orders", "customer", "nation")}
 
 
+def _as_lines(lineitem):
+    """The demo's `lines` step's columns, so a planted filter is the only change."""
+    return lineitem.select("l_orderkey", "l_shipmode", F.col("l_shipdate").alias("ship_date"), F.lit(1).alias("revenue"))
+
+
 def shipped_before(lineitem, *, ds):
-    return lineitem.filter(F.col("l_shipmode") < F.lit(date.fromisoformat(ds))).select(
-        "l_orderkey", "l_shipmode", F.col("l_shipdate").alias("ship_date"), F.lit(1).alias("revenue")
-    )
+    return _as_lines(lineitem.filter(F.col("l_shipmode") < F.lit(date.fromisoformat(ds))))
 
 
 class StringVsDate(DailyRevenue):
@@ -65,6 +71,47 @@ class StringVsDate(DailyRevenue):
 
     def steps(self, p):
         return {**super().steps(p), "lines": step(shipped_before, "lineitem", ds=p.ds)}
+
+
+def shipmode_below(lineitem, *, quantity):
+    return shipped_before(lineitem.filter(F.col("l_shipmode") < quantity), ds="2000-01-01")
+
+
+class StringVsInteger(DailyRevenue):
+    name = "tests.check.string_vs_integer"
+
+    def steps(self, p):
+        return {**super().steps(p), "lines": step(shipmode_below, "lineitem", quantity=5)}
+
+
+def price_times_comment(lineitem):
+    return _as_lines(lineitem.filter((F.col("l_extendedprice") * F.col("l_comment")) > 0))
+
+
+class DecimalTimesString(DailyRevenue):
+    name = "tests.check.decimal_times_string"
+
+    def steps(self, p):
+        return {**super().steps(p), "lines": step(price_times_comment, "lineitem")}
+
+
+def shipmode_cast_on_purpose(lineitem):
+    wanted = F.col("l_shipmode").cast("bigint") < F.lit(5).cast("bigint")
+    return _as_lines(lineitem.filter(wanted & (F.col("l_shipdate") < F.lit("2000-01-01").cast("date"))))
+
+
+class ExplicitCasts(DailyRevenue):
+    name = "tests.check.explicit_casts"
+
+    def steps(self, p):
+        return {**super().steps(p), "lines": step(shipmode_cast_on_purpose, "lineitem")}
+
+
+class BrokenSteps(DailyRevenue):
+    name = "tests.check.broken_steps"
+
+    def steps(self, p):
+        raise KeyError("enriched")
 
 
 def mode_revenue_as_double(enriched):
@@ -103,6 +150,19 @@ class NullableIntoNotNull(DailyRevenue):
         return {**super().steps(p), "enriched": step(nations_left_joined, "lines", "orders", "customer", "nation")}
 
 
+def _sql_variant(name: str, old: str, new: str) -> type[RevenueBySegmentSql]:
+    template = RevenueBySegmentSql.sql_template().replace(old, new)
+    assert new in template
+    return type(name, (RevenueBySegmentSql,), {"name": f"tests.check.{name}", "sql_template": classmethod(lambda cls: template)})
+
+
+_SHIPPED = "l_shipdate = date {{ ds }}"
+SqlStringVsInteger = _sql_variant("sql_string_vs_integer", _SHIPPED, f"{_SHIPPED} and l_shipmode < 5")
+SqlStringVsDate = _sql_variant("sql_string_vs_date", _SHIPPED, "l_shipmode = date {{ ds }}")
+SqlDecimalTimesString = _sql_variant("sql_decimal_times_string", _SHIPPED, f"{_SHIPPED} and l_extendedprice * l_comment > 0")
+SqlExplicitCasts = _sql_variant("sql_explicit_casts", _SHIPPED, f"{_SHIPPED} and cast(l_shipmode as bigint) < 5")
+
+
 class SqlColumnTypo(RevenueBySegmentSql):
     name = "tests.check.sql_column_typo"
 
@@ -116,7 +176,13 @@ class SqlColumnTypo(RevenueBySegmentSql):
     [
         (SelectTypo, "revenue_by_segment", ["column c_mktsegmnt does not exist (closest: c_mktsegment)"]),
         (JoinKeyMissing, "enriched", ["custkey", "cannot be resolved"]),
-        (StringVsDate, "lines", ["string column l_shipmode is compared with or cast to a date implicitly"]),
+        (StringVsDate, "lines", ["implicit cast of l_shipmode from string to date", "F.col('l_shipmode').cast('date')"]),
+        (StringVsInteger, "lines", ["[", "test_check.py:", "the step's definition line]", "implicit cast of l_shipmode from string to bigint"]),
+        (DecimalTimesString, "lines", ["implicit cast of l_comment from string to double", "F.col('l_comment').cast('double')"]),
+        (SqlStringVsInteger, "revenue_by_segment", ["revenue_by_segment.sql:13,", "l_shipmode from string to bigint", "CAST(l_shipmode AS BIGINT)"]),
+        (SqlStringVsDate, "revenue_by_segment", ["implicit cast of l_shipmode from string to date", "CAST(l_shipmode AS DATE)"]),
+        (SqlDecimalTimesString, "revenue_by_segment", ["implicit cast of l_comment from string to double"]),
+        (BrokenSteps, "-", ["steps() raised KeyError: 'enriched'"]),
         (AggregateType, "revenue_by_shipmode", ["column revenue is double, contract says decimal(38,4)"]),
         (OutputColumnMissing, "revenue_by_segment", ["missing column orders bigint"]),
         (NullableIntoNotNull, "revenue_by_segment", ["column n_name may be null but the contract says NOT NULL"]),
@@ -135,7 +201,91 @@ def test_planted_mistake_is_named(spark, job, step_name, expected):
     assert text.strip().splitlines()[-1].startswith("checked 1 job(s): ")
 
 
+@pytest.mark.parametrize("job", [ExplicitCasts, SqlExplicitCasts])
+def test_casts_the_code_writes_are_not_findings(spark, job):
+    ok, text = _report(spark, job.name)
+    assert ok, text
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "lossy"),
+    [
+        ("string", "int", True),
+        ("string", "boolean", True),
+        ("string", "timestamp", True),
+        ("decimal(12,2)", "decimal(10,2)", True),
+        ("decimal(12,2)", "decimal(12,1)", True),
+        ("decimal(12,2)", "decimal(14,2)", False),
+        ("decimal(36,2)", "decimal(38,6)", False),
+        ("decimal(38,6)", "decimal(38,4)", True),
+        ("double", "decimal(38,4)", True),
+        ("float", "double", False),
+        ("bigint", "int", True),
+        ("int", "bigint", False),
+        ("timestamp", "date", True),
+        ("date", "timestamp", False),
+    ],
+)
+def test_which_casts_lose_data(source, target, lossy):
+    assert is_lossy(source, target) is lossy
+
+
+def test_unknown_job_is_a_usage_error(capsys):
+    assert main(["check", "tests.check.no_such_job"]) == 2
+    assert capsys.readouterr().err.strip().startswith("error: unknown job 'tests.check.no_such_job'")
+
+
 def test_step_errors_point_at_the_source_line(spark):
     _, text = _report(spark, SelectTypo.name)
     assert "tests.common.test_check.segment_typo (" in text and "test_check.py:" in text
 
+
+
+# -- contracts across jobs ---------------------------------------------------------------
+
+
+def _segments_reader(name: str, read: Table) -> type[Job]:
+    """A job reading the demo's segment report through the contract `read` declares for it."""
+    out = Table(f"tests_check.{name}", Contract(tuple(c for c in read.contract.columns if c.name in ("n_name", "orders"))))
+
+    def segment_orders(segments):
+        return segments.select("n_name", "orders")
+
+    return type(name, (Job,), {"name": f"tests.check.{name}", "inputs": {"segments": read}, "outputs": {"orders": out},
+                               "steps": lambda self, p: {"orders": step(segment_orders, "segments")}})
+
+
+_SEGMENT = "demo.revenue_by_segment"
+SegmentsSubset = _segments_reader(
+    "segments_subset",
+    Table(_SEGMENT, Contract((Column("n_name", "string", nullable=False), Column("orders", "bigint", nullable=False)))),
+)
+SegmentsMismatch = _segments_reader(
+    "segments_mismatch",
+    Table(_SEGMENT, Contract((Column("n_name", "string", nullable=False), Column("orders", "int", nullable=False)))),
+)
+SegmentsUnwritten = _segments_reader(
+    "segments_unwritten",
+    Table("tests_check.nobody_writes", Contract((Column("n_name", "string"), Column("orders", "bigint")))),
+)
+
+
+def test_a_subset_of_the_producers_columns_passes(spark):
+    ok, text = _report(spark, SegmentsSubset.name)
+    assert ok, text
+
+
+@pytest.mark.parametrize(
+    ("job", "expected"),
+    [
+        (
+            SegmentsMismatch,
+            "input demo.revenue_by_segment declares orders int NOT NULL, but job demo.daily_revenue writes orders bigint NOT NULL",
+        ),
+        (SegmentsUnwritten, "input tests_check.nobody_writes is written by no job and is not a declared source"),
+    ],
+)
+def test_an_input_disagreeing_with_its_producer_names_both(spark, job, expected):
+    ok, text = _report(spark, job.name)
+    assert not ok
+    assert f"FAIL {job.name}: step segments: {expected}" in text, text
