@@ -1,6 +1,6 @@
 """`make bench`: the framework measured against the SparkSqlOperator way, written to BENCHMARKS.md.
 
-    dev/bench.py [--sf 1] [--repeat 5] [--only shared,tpch,overhead,jdbc,check,dags,artifact,trino,cluster]
+    dev/bench.py [--sf 1] [--repeat 5] [--only shared,tpch,overhead,jdbc,check,dags,artifact,trino,cluster,diff]
 
 Machines here are shared and noisy: every ratio is computed pair by pair within one run (the
 framework and its baseline alternate), and the medians of those ratios are reported.
@@ -28,9 +28,9 @@ from common.session import prepare_local_conf_dir  # noqa: E402
 from common.settings import load_settings  # noqa: E402
 
 DS = "1995-03-15"
-SECTIONS = ("dags", "artifact", "trino", "check", "shared", "overhead", "jdbc", "tpch", "cluster")
+SECTIONS = ("dags", "artifact", "trino", "check", "shared", "overhead", "jdbc", "tpch", "cluster", "diff")
 # Sections measured on the test-size data whatever --sf says; the rest use --sf.
-SMALL = {"check": "0.01", "trino": "0.01"}
+SMALL = {"check": "0.01", "trino": "0.01", "diff": "0.01"}  # diff: its own data
 QUERIES = [f"q{n:02d}" for n in range(1, 23)]
 
 
@@ -422,6 +422,10 @@ def main() -> int:
             lines = script_section("9. Production shape: YARN + S3 against local-cluster + disk",
                                    [str(BIN / "python"), str(HOME / "dev" / "bench_cluster.py"), "--sf", args.sf,
                                     "--repeat", str(min(args.repeat, 3))])
+        elif section == "diff":
+            lines = script_section("10. Data diff: a lineitem-sized table against a branch copy",
+                                   [str(BIN / "python"), str(HOME / "dev" / "bench_diff.py"), "--repeat",
+                                    str(min(args.repeat, 3))])
         elif section == "tpch":
             lines = tpch(args.sf, args.tpch_repeat or args.repeat, args.queries.split(","))
             wrong = [line.split("|")[1].strip() for line in lines if line.startswith("| q") and "DIFFERS" in line]
