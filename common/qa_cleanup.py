@@ -110,17 +110,22 @@ def _location(spark: SparkSession, table: str) -> tuple[str, str]:
     return rows.get("Location", ""), rows.get("Type", "")
 
 
+def _tables(spark: SparkSession, database: str) -> list[str]:
+    """The database's own tables: `listTables` also lists the session's temporary views."""
+    return [t.name for t in spark.catalog.listTables(database) if not t.isTemporary]
+
+
 def _refusals(spark: SparkSession, database: str, allowed: str) -> list[str]:
     found = []
     location = spark.catalog.getDatabase(database).locationUri
     if not _inside(location, allowed):
         found.append(f"database {database} is at {location}, outside {allowed}")
-    for table in spark.catalog.listTables(database):
-        where, kind = _location(spark, f"{database}.{table.name}")
+    for table in _tables(spark, database):
+        where, kind = _location(spark, f"{database}.{table}")
         if kind.upper() != "EXTERNAL":
-            found.append(f"table {database}.{table.name} is {kind or 'not EXTERNAL'}: dropping it would delete {where}")
+            found.append(f"table {database}.{table} is {kind or 'not EXTERNAL'}: dropping it would delete {where}")
         elif not _inside(where, allowed):
-            found.append(f"table {database}.{table.name} is at {where}, outside {allowed}")
+            found.append(f"table {database}.{table} is at {where}, outside {allowed}")
     return found
 
 
@@ -190,8 +195,8 @@ def apply_cleanup(spark: SparkSession, plan: list[Candidate]) -> None:
                 log.error("qa cleanup refused %s: %s", candidate.slug, reason)
             continue
         for database in candidate.databases:
-            for table in spark.catalog.listTables(database):
-                spark.sql(f"DROP TABLE IF EXISTS `{database}`.`{table.name}`")
+            for table in _tables(spark, database):
+                spark.sql(f"DROP TABLE IF EXISTS `{database}`.`{table}`")
             spark.sql(f"DROP DATABASE IF EXISTS `{database}`")
         for path in candidate.paths:
             fs.delete(path)

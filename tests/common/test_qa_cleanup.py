@@ -76,6 +76,7 @@ def test_cleanup_removes_exactly_the_stale_branches(spark, deployments):
     ours = [STALE, MERGED, IDLE, LIVE, EVIL, PROD_LOOKALIKE, "main", "prod"]
     kwargs = dict(git=git, qa_root=qa.as_uri(), store=store.as_uri(), older_than_s=parse_age("14d"), only=ours)
 
+    spark.range(1).createOrReplaceTempView("pjc_session_view")  # listed with every database's tables
     plan = plan_cleanup(spark, **kwargs)
     assert {c.slug: c.reason for c in plan} == {
         branch_slug(STALE): "branch deleted",
@@ -89,6 +90,7 @@ def test_cleanup_removes_exactly_the_stale_branches(spark, deployments):
     assert all(not c.refused for c in plan if c.slug in stale)
 
     apply_cleanup(spark, plan)
+    spark.catalog.dropTempView("pjc_session_view")
     databases = {db.name for db in spark.catalog.listDatabases()}
     for branch in (STALE, MERGED, IDLE):
         slug = branch_slug(branch)

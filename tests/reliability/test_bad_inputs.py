@@ -24,6 +24,8 @@ _SQL_CLOCK = re.compile(
 _CLOCK_ALLOWED = {
     # a killed run's version is removed once its newest file is older than the grace period
     ("common/io/warehouse.py", "cutoff = (time.time() - grace_s) * 1000"),
+    # a qa deployment is idle when its newest file is older than --older-than
+    ("common/qa_cleanup.py", "fs, now = _Fs(spark), time.time() if now is None else now"),
     # a Trino fetch's temporary directory left by a killed run is removed once stale
     ("common/io/trino.py", "cutoff = time.time() - _STALE_TMP_SECONDS"),
 }
