@@ -106,8 +106,10 @@ class Candidate:
 
 
 def _location(spark: SparkSession, table: str) -> tuple[str, str]:
-    rows = {r["col_name"]: r["data_type"] for r in spark.sql(f"DESCRIBE TABLE EXTENDED {table}").collect()}
-    return rows.get("Location", ""), rows.get("Type", "")
+    from common.io.warehouse import described
+
+    details = described(spark, table)
+    return details.get("Location", ""), details.get("Type", "")
 
 
 def _tables(spark: SparkSession, database: str) -> list[str]:

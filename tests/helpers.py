@@ -74,6 +74,16 @@ def partition_location(spark: SparkSession, physical: str, ds: str) -> str | Non
     return described.filter("col_name = 'Location'").first()[1]
 
 
+def drop_qa_databases(spark: SparkSession, branch: str) -> None:
+    """Drop every qa database of `branch` (a test's own qa namespaces, created by its runs)."""
+    from common.environments import Environment
+
+    prefix = Environment("qa", branch).qa_prefix
+    for db in spark.catalog.listDatabases():
+        if db.name.startswith(prefix):
+            spark.sql(f"DROP DATABASE IF EXISTS `{db.name}` CASCADE")
+
+
 def D(text: str) -> Decimal:
     return Decimal(text)
 

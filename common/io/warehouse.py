@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
-__all__ = ["WarehouseReader", "WarehouseWriter", "WriteResult", "metastore_unreachable", "table_exists"]
+__all__ = ["WarehouseReader", "WarehouseWriter", "WriteResult", "described", "metastore_unreachable", "table_exists"]
 
 log = logging.getLogger(__name__)
 # A `run=` directory nothing points at is a killed run's once its newest file is this old;
@@ -175,7 +175,7 @@ class _Metastore:
 
     def table_location(self) -> str:
         if self._location is None:
-            self._location = _described_location(self.spark.sql(f"DESCRIBE TABLE EXTENDED {self.physical}"))
+            self._location = _location_of(self.spark, self.physical)
         return self._location
 
     def partition_location(self, ds: str) -> str | None:
@@ -186,7 +186,7 @@ class _Metastore:
         spec = f"ds = {_literal(ds)}"
         if not self.spark.sql(f"SHOW PARTITIONS {self.physical} PARTITION ({spec})").collect():
             return None
-        return _described_location(self.spark.sql(f"DESCRIBE TABLE EXTENDED {self.physical} PARTITION ({spec})"))
+        return _location_of(self.spark, f"{self.physical} PARTITION ({spec})")
 
     def point_partition(self, ds: str, location: str, *, exists: bool) -> None:
         """Make partition ds read `location`: one metastore update; Spark refreshes the table's caches."""
@@ -207,12 +207,22 @@ def _literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _described_location(described: DataFrame) -> str:
-    """The `Location` row of a `DESCRIBE ... EXTENDED` answer."""
-    for row in described.collect():  # a command's answer: rows already on the driver
-        if row.col_name == "Location":
-            return row.data_type
-    raise SourceError("the metastore gave no location for a table the run writes; check the table's definition")
+def described(spark: SparkSession, target: str) -> dict[str, str]:
+    """The details `DESCRIBE TABLE EXTENDED target` gives (Location, Type, Provider, ...).
+
+    The first of each name: a partition's own details come before its table's storage ones."""
+    details: dict[str, str] = {}
+    for row in spark.sql(f"DESCRIBE TABLE EXTENDED {target}").collect():
+        if details or row.col_name.startswith("# Detailed"):  # the column rows come first
+            details.setdefault(row.col_name, row.data_type)
+    return details
+
+
+def _location_of(spark: SparkSession, target: str) -> str:
+    location = described(spark, target).get("Location")
+    if not location:
+        raise SourceError("the metastore gave no location for a table the run writes; check the table's definition")
+    return location
 
 
 @dataclass(frozen=True)

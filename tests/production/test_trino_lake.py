@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from common.environments import Environment
 from common.runner import RunConfig, run_job
 from common.slug import branch_slug
+from tests.helpers import drop_qa_databases
 
 pytestmark = pytest.mark.services
 
@@ -37,16 +37,13 @@ def normalized(rows) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def reports(spark, s3_inputs):
-    prefix = Environment("qa", BRANCH).qa_prefix
     mp = pytest.MonkeyPatch()
     mp.setenv("PYSPARK_JOBS_QA_ROOT", "s3://pyspark-jobs-lake/qa")
     try:
         yield [run_job(RunConfig(job=job, ds=DS, env="qa", branch=BRANCH), spark=spark) for job in JOBS]
     finally:
         mp.undo()
-        for db in spark.catalog.listDatabases():
-            if db.name.startswith(prefix):
-                spark.sql(f"DROP DATABASE IF EXISTS `{db.name}` CASCADE")
+        drop_qa_databases(spark, BRANCH)
 
 
 def test_trino_lake_returns_the_rows_spark_wrote_to_s3(spark, reports):
@@ -82,7 +79,4 @@ def test_with_the_lake_on_s3_a_trino_run_reads_its_inputs_through_lake_by_defaul
         assert normalized(tuple(r) for r in got) == normalized(tuple(r) for r in expected)
     finally:
         for branch in branches.values():
-            prefix = Environment("qa", branch).qa_prefix
-            for db in spark.catalog.listDatabases():
-                if db.name.startswith(prefix):
-                    spark.sql(f"DROP DATABASE IF EXISTS `{db.name}` CASCADE")
+            drop_qa_databases(spark, branch)

@@ -22,7 +22,7 @@ from common.errors import ConfigError, SourceError
 from common.io.trino import SAMPLE_BUCKETS, TableMap, TrinoReader, build_query
 from common.settings import TrinoSettings, load_settings
 from pyspark_jobs.tpch.tables import CUSTOMER, LINEITEM, ORDERS, PART, PARTSUPP
-from tests.helpers import assert_frame_equal
+from tests.helpers import assert_frame_equal, drop_qa_databases
 
 SECRET = "s3cret-Pa55word"
 PORT = int(os.environ.get("PYSPARK_JOBS_TRINO_PORT", "18080"))  # what `make services` starts it on
@@ -200,8 +200,6 @@ def _run(job: str, branch: str, **config):
 @pytest.fixture
 def qa_branches(spark):
     """Unique qa branches: their outputs land in their own namespaces, dropped afterwards."""
-    from common.environments import Environment
-
     names = []
 
     def make(label: str) -> str:
@@ -210,10 +208,7 @@ def qa_branches(spark):
 
     yield make
     for name in names:
-        prefix = Environment("qa", name).qa_prefix
-        for db in spark.catalog.listDatabases():
-            if db.name.startswith(prefix):
-                spark.sql(f"DROP DATABASE IF EXISTS `{db.name}` CASCADE")
+        drop_qa_databases(spark, name)
 
 
 def _outputs(spark, summary) -> dict[str, list]:
