@@ -14,11 +14,16 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pyspark.sql.types import DataType, StructType
 
-__all__ = ["Column", "Contract", "Table", "WAREHOUSE", "MYSQL"]
+__all__ = ["Column", "Contract", "Table", "FORMATS", "HIVE", "ICEBERG", "RUN_DATE_COLUMNS", "WAREHOUSE", "MYSQL"]
 
 WAREHOUSE = "warehouse"
 MYSQL = "mysql"
 _STORES = (WAREHOUSE, MYSQL)
+ICEBERG, HIVE = "iceberg", "hive"
+FORMATS = (ICEBERG, HIVE)  # a warehouse table's format: Apache Iceberg, or Hive-style parquet
+# Partition columns the writer fills from the run's ds, and how: a run writes the partitions of
+# its own date only. Any other partition column (an hour, a region) comes from the data.
+RUN_DATE_COLUMNS = {"ds": "%Y-%m-%d", "dt": "%Y%m%d"}
 # "mysql" is the default MySQL source; "mysql:<source>" another one, configured on its own.
 _MYSQL_SOURCE = re.compile(r"^mysql:[a-z][a-z0-9_]*$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
@@ -54,9 +59,14 @@ class Contract:
         if dupes:
             raise ValueError(f"contract lists column(s) twice: {', '.join(dupes)}")
         sort_columns = tuple(item.split()[0] for item in self.sort_by)
-        for key in (*self.partition_by, *self.primary_key, *sort_columns):
+        for key in (*self.primary_key, *sort_columns):
             if key not in names:
                 raise ValueError(f"contract key column {key!r} is not one of its columns")
+        for key in self.partition_by:
+            if key not in names:
+                raise ValueError(f"partition column {key!r} is not one of the contract's columns; add it to the columns")
+        if len(self.run_date_columns) > 1:
+            raise ValueError(f"contract partitions by {' and '.join(self.run_date_columns)}: one run-date column at most")
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -64,8 +74,13 @@ class Contract:
 
     @property
     def data_columns(self) -> tuple[Column, ...]:
-        """Columns a transform produces: everything but the partition columns the writer adds."""
-        return tuple(c for c in self.columns if c.name not in self.partition_by)
+        """Columns a transform produces: everything but the run-date partition columns the writer adds."""
+        return tuple(c for c in self.columns if c.name not in self.run_date_columns)
+
+    @property
+    def run_date_columns(self) -> tuple[str, ...]:
+        """The partition columns that hold the run's ds (`ds`, `dt`): the writer fills them."""
+        return tuple(c for c in self.partition_by if c in RUN_DATE_COLUMNS)
 
     def column(self, name: str) -> Column:
         for c in self.columns:
@@ -100,6 +115,10 @@ class Table:
     check_keys: bool = False
     # Written outside this project (loaded, replicated): `check` expects no job to write it.
     source: bool = False
+    # Warehouse tables a job writes: "iceberg" (new tables) or "hive" (parquet, existing lakes).
+    format: str = ICEBERG
+    # How long a replaced version stays readable (and restorable with `pyspark-jobs rollback`).
+    retention_days: float = 3.0
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
@@ -110,6 +129,10 @@ class Table:
             raise ValueError(
                 f"table {self.name}: store must be 'warehouse', 'mysql' or 'mysql:<source>', not {self.store!r}"
             )
+        if self.format not in FORMATS:
+            raise ValueError(f"table {self.name}: format must be 'iceberg' or 'hive', not {self.format!r}")
+        if self.retention_days < 0:
+            raise ValueError(f"table {self.name}: retention_days must be 0 or more, not {self.retention_days}")
 
     @property
     def is_mysql(self) -> bool:

@@ -34,7 +34,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from common.settings import LAKE_SCHEMES, SSL_MODES, mysql_key
+from common.settings import ICEBERG_CATALOG_TYPE, LAKE_SCHEMES, SSL_MODES, mysql_key
 
 __all__ = ["CATALOGS", "DeploymentConfig", "DeploymentConfigError", "load_deployment"]
 
@@ -87,6 +87,7 @@ class DeploymentConfig:
                 conf[_ENV + mysql_key(source, _SOURCE_KEYS[option])] = str(value)
         if self.catalog == "glue":
             conf["spark.hadoop.hive.metastore.client.factory.class"] = GLUE_CLIENT_FACTORY
+        conf[ICEBERG_CATALOG_TYPE] = self.catalog  # Iceberg's catalog on the same store: hive or glue
         if self.metastore_uri:
             conf["spark.hadoop.hive.metastore.uris"] = self.metastore_uri
         conf.update(self.spark)

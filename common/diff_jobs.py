@@ -15,6 +15,8 @@ from common.contracts import Table
 from common.diff import EXAMPLES, DiffReport, Tolerance, diff_frames
 from common.environments import Environment
 from common.errors import SourceError
+from common.io.table_format import run_date_value
+from common.io.warehouse import partition_exists
 from common.job import parse_ds
 
 if TYPE_CHECKING:
@@ -57,11 +59,13 @@ def read_output(spark: SparkSession, env: Environment, table: Table, *, ds: str,
         raise SourceError(f"{side} has no table {physical}: run `{run}` first")
     spark.catalog.refreshTable(physical)
     df = spark.table(physical)
-    if not table.contract.partition_by:
+    if not table.contract.run_date_columns:
         return df
-    if not spark.sql(f"SHOW PARTITIONS {physical} PARTITION (ds='{ds}')").count():
-        raise SourceError(f"{side} has no data for ds={ds} in {physical}: run `{run}`, or diff a ds it has")
-    return df.filter(F.col("ds") == ds).drop("ds")
+    (column,) = table.contract.run_date_columns
+    value = run_date_value(column, ds)
+    if not partition_exists(spark, physical, column, value):
+        raise SourceError(f"{side} has no data for {column}={value} in {physical}: run `{run}`, or diff a ds it has")
+    return df.filter(F.col(column) == value).drop(column)
 
 
 @dataclass

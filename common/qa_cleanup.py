@@ -106,7 +106,7 @@ class Candidate:
 
 
 def _location(spark: SparkSession, table: str) -> tuple[str, str]:
-    from common.io.warehouse import described
+    from common.io.table_format import described
 
     details = described(spark, table)
     return details.get("Location", ""), details.get("Type", "")
@@ -143,9 +143,9 @@ def plan_cleanup(
     prod_branch: str = PROD_BRANCH,
 ) -> list[Candidate]:
     """What would be removed, and why; nothing is touched."""
-    from common.io.warehouse import _Fs
+    from common.io.hive import HadoopFs
 
-    fs, now = _Fs(spark), time.time() if now is None else now
+    fs, now = HadoopFs(spark), time.time() if now is None else now
     qa_root, store = qa_root.rstrip("/"), store.rstrip("/")
     databases: dict[str, list[str]] = {}
     for db in spark.catalog.listDatabases():
@@ -188,9 +188,9 @@ def plan_cleanup(
 
 def apply_cleanup(spark: SparkSession, plan: list[Candidate]) -> None:
     """Drop each candidate's tables and databases, then delete its data and artifacts."""
-    from common.io.warehouse import _Fs
+    from common.io.hive import HadoopFs
 
-    fs = _Fs(spark)
+    fs = HadoopFs(spark)
     for candidate in plan:
         if candidate.refused:
             for reason in candidate.refused:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
-from common.settings import Settings, load_settings
+from common.settings import ICEBERG_CATALOG_TYPE, ICEBERG_SPARK_CONF, SHIPPED_JARS, Settings, load_settings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -60,7 +60,7 @@ def prepare_local_conf_dir(settings: Settings | None = None) -> Path:
     conf_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(conf_dir, 0o700)
     settings.warehouse.mkdir(parents=True, exist_ok=True)
-    classpath = f"{settings.mysql_connector_jar}:{settings.jars / S3A_JARS}/*"
+    classpath = ":".join([*(str(settings.jars / jar) for jar in SHIPPED_JARS), f"{settings.jars / S3A_JARS}/*"])
     endpoint = settings.s3_endpoint or f"http://127.0.0.1:{settings.values.get('PYSPARK_JOBS_S3_PORT', '15000')}"
     s3a = {
         "fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
@@ -80,6 +80,8 @@ def prepare_local_conf_dir(settings: Settings | None = None) -> Path:
         "spark.driver.extraClassPath": classpath,
         "spark.executor.extraClassPath": classpath,
         "spark.ui.showConsoleProgress": "false",
+        **ICEBERG_SPARK_CONF,
+        ICEBERG_CATALOG_TYPE: "hive",  # the metastore service
         "spark.driver.memory": settings.driver_memory,
         # spark.hadoop.*, not core-site.xml: they reach local-cluster executors through the conf.
         **{f"spark.hadoop.{k}": v for k, v in s3a.items()},
@@ -103,11 +105,12 @@ def get_spark(app_name: str = "pyspark-jobs", *, master: str | None = None) -> S
     builder = SparkSession.builder.appName(app_name)
     if not on_cluster():
         settings = load_settings()
-        missing = [p for p in (settings.mysql_connector_jar, settings.jars / S3A_JARS) if not p.exists()]
+        needed = [*(settings.jars / jar for jar in SHIPPED_JARS), settings.jars / S3A_JARS]
+        missing = [p for p in needed if not p.exists()]
         if missing:
             from common.errors import ConfigError
 
-            raise ConfigError(f"missing {missing[0]}: run 'make setup' to fetch the JDBC driver and the s3a jars")
+            raise ConfigError(f"missing {missing[0]}: run 'make setup' to fetch the JDBC driver, Iceberg and the s3a jars")
         os.environ["SPARK_CONF_DIR"] = str(prepare_local_conf_dir(settings))
         builder = builder.enableHiveSupport()
     # Under spark-submit the gateway exists already and the master is spark-submit's.

@@ -27,6 +27,18 @@ __all__ = ["MYSQL_KEYS", "MysqlSettings", "TrinoSettings", "Settings", "load_set
 
 PREFIX = "PYSPARK_JOBS_"
 MYSQL_CONNECTOR_JAR = "mysql-connector-j-8.4.0.jar"
+ICEBERG_RUNTIME_JAR = "iceberg-spark-runtime-3.5_2.12-1.10.0.jar"
+# The jars every run needs that a stock cluster lacks: they ship with the branch (--jars).
+SHIPPED_JARS = (MYSQL_CONNECTOR_JAR, ICEBERG_RUNTIME_JAR)
+# Iceberg tables live in Spark's own catalog beside Hive ones: SparkSessionCatalog hands Iceberg
+# tables to Iceberg and every other table to Spark's Hive catalog, so names stay `db.table`.
+# Static settings: they must be set before the session starts (spark-submit --conf, or
+# spark-defaults.conf). The catalog's backend (`.type`: hive or glue) is per deployment.
+ICEBERG_SPARK_CONF = {
+    "spark.sql.extensions": "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
+    "spark.sql.catalog.spark_catalog": "org.apache.iceberg.spark.SparkSessionCatalog",
+}
+ICEBERG_CATALOG_TYPE = "spark.sql.catalog.spark_catalog.type"
 # The local Hive metastore service (dev/services.sh): the catalog every local Spark process shares.
 METASTORE_PORT = "19083"
 DEFAULT_SOURCE = "default"

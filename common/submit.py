@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from common.settings import MYSQL_CONNECTOR_JAR
+from common.settings import ICEBERG_SPARK_CONF, SHIPPED_JARS
 
 __all__ = ["ARCHIVE_ALIAS", "ARTIFACT_FILES", "LOCAL_MASTER", "SubmitSpec", "SubmitSpecError"]
 
 ARCHIVE_ALIAS = "environment"  # --archives environment.tar.gz#environment
-# The MySQL driver ships with the branch and is passed with --jars: a stock cluster has none.
-ARTIFACT_FILES = ("environment.tar.gz", "jobs.zip", "main.py", MYSQL_CONNECTOR_JAR)
+# The MySQL driver and Iceberg ship with the branch and are passed with --jars: a stock cluster has neither.
+ARTIFACT_FILES = ("environment.tar.gz", "jobs.zip", "main.py", *SHIPPED_JARS)
 ARCHIVE_PYTHON = f"./{ARCHIVE_ALIAS}/bin/python"
 LOCAL_MASTER = "local-cluster[2,1,1024]"
 EMR_COMMAND_RUNNER = "command-runner.jar"
@@ -41,6 +41,7 @@ BASE_CONF: Mapping[str, str] = MappingProxyType(
         "spark.yarn.appMasterEnv.PYSPARK_PYTHON": ARCHIVE_PYTHON,
         "spark.executorEnv.PYSPARK_PYTHON": ARCHIVE_PYTHON,
         "spark.yarn.appMasterEnv.PYSPARK_JOBS_CATALOG": "cluster",
+        **ICEBERG_SPARK_CONF,
     }
 )
 
@@ -102,7 +103,7 @@ class SubmitSpec:
         args = [
             "--archives", f"{self.uri('environment.tar.gz')}#{ARCHIVE_ALIAS}",
             "--py-files", self.uri("jobs.zip"),
-            "--jars", self.uri(MYSQL_CONNECTOR_JAR),
+            "--jars", ",".join(self.uri(jar) for jar in SHIPPED_JARS),
         ]
         for key, value in {**BASE_CONF, **self.conf}.items():
             args += ["--conf", f"{key}={value}"]

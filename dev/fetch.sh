@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Downloads what the local services and Spark need into $PYSPARK_JOBS_VAR/cache (idempotent):
 #   jars/        MySQL Connector/J 8.4.0 (JDBC reads) and 5.1.49 (Hive metastore on MariaDB:
-#                DataNucleus fails creating the schema through Connector/J 8)
+#                DataNucleus fails creating the schema through Connector/J 8); Iceberg's Spark runtime
 #   jars/s3a/    hadoop-aws 3.3.4 and the AWS SDK v1 modules it uses (s3a on moto; the 268 MB
 #                SDK bundle is not needed), for Spark and for the YARN daemons
 #   hadoop-yarn-3.3.4/   a ResourceManager and a NodeManager (hadoop-yarn-server-* with their
@@ -42,6 +42,8 @@ fetch() {
 
 fetch com.mysql:mysql-connector-j:8.4.0 "$cache/jars" mysql-connector-j-8.4.0.jar
 fetch mysql:mysql-connector-java:5.1.49 "$cache/jars" mysql-connector-java-5.1.49.jar
+# Iceberg tables: Spark's runtime (catalog, extensions, procedures), shipped with each artifact.
+fetch org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.10.0 "$cache/jars" iceberg-spark-runtime-3.5_2.12-1.10.0.jar
 
 # s3a: hadoop-aws without its aws-java-sdk-bundle, plus the SDK modules S3AFileSystem loads.
 # The jackson, httpclient and joda-time they need are in pyspark's jars already.

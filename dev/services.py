@@ -328,10 +328,19 @@ class MariaDB(Service):
             cur.execute("CREATE DATABASE IF NOT EXISTS tpch CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
             # Hive metastore indexes exceed the key length limit in utf8mb4.
             cur.execute("CREATE DATABASE IF NOT EXISTS metastore CHARACTER SET latin1")
+            cur.execute("USE metastore")
+            # Earlier versions created a few of these tables with only the columns a DROP touches;
+            # they never hold rows, so they are replaced by the full ones.
+            cur.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'metastore' "
+                        "AND table_name = 'NEXT_LOCK_ID'")
+            if not cur.fetchone()[0]:
+                for partial in ("HIVE_LOCKS", "TXN_COMPONENTS", "COMPLETED_TXN_COMPONENTS", "COMPACTION_QUEUE",
+                                "COMPLETED_COMPACTIONS"):
+                    cur.execute(f"DROP TABLE IF EXISTS {partial}")
             sql = (HOME / "dev" / "metastore-txn.sql").read_text()
             code = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
             for statement in filter(str.strip, code.split(";")):
-                cur.execute(statement.replace("CREATE TABLE IF NOT EXISTS ", "CREATE TABLE IF NOT EXISTS metastore."))
+                cur.execute(statement)
             for host in ("127.0.0.1", "localhost"):
                 account = f"'{DB_USER}'@'{host}'"
                 cur.execute(f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY %s", (password,))

@@ -19,6 +19,8 @@ __all__ = [
     "JOBS",
     "MAIN",
     "MANIFEST",
+    "ICEBERG_JAR",
+    "JARS",
     "JDBC_JAR",
     "PAYLOAD",
     "ROOT",
@@ -39,11 +41,14 @@ ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENT = "environment.tar.gz"
 JOBS = "jobs.zip"
 MAIN = "main.py"
-# The MySQL driver travels with the branch (spark-submit --jars): a stock cluster has none.
-# The same name as common/settings.py's MYSQL_CONNECTOR_JAR (a test holds them equal).
+# The MySQL driver and Iceberg's Spark runtime travel with the branch (spark-submit --jars): a
+# stock cluster has neither. The same names as common/settings.py's SHIPPED_JARS (a test holds
+# them equal).
 JDBC_JAR = "mysql-connector-j-8.4.0.jar"
+ICEBERG_JAR = "iceberg-spark-runtime-3.5_2.12-1.10.0.jar"
+JARS = (JDBC_JAR, ICEBERG_JAR)
 MANIFEST = "manifest.json"
-PAYLOAD = (ENVIRONMENT, JOBS, MAIN, JDBC_JAR)
+PAYLOAD = (ENVIRONMENT, JOBS, MAIN, *JARS)
 # The name the archive is unpacked under on the cluster: --archives env.tar.gz#environment
 ARCHIVE_ALIAS = "environment"
 

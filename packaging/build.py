@@ -351,10 +351,12 @@ def build(*, branch: str, root: Path = ROOT, dist: Path | None = None, force: bo
         )
     python_prefix = python_prefix or os.environ.get("PYSPARK_JOBS_CLUSTER_PYTHON_PREFIX") or python["prefix"]
     files = code_files(root)
-    jdbc_jar = Path(artifact.setting("JARS") or artifact.var_dir() / "cache" / "jars") / artifact.JDBC_JAR
-    if not jdbc_jar.is_file():
-        raise ArtifactError(f"{jdbc_jar} is missing: run 'make fetch' (the artifact ships the MySQL driver)")
-    inputs = input_hash(root, [*files, (artifact.JDBC_JAR, jdbc_jar)], python, python_prefix)
+    jar_dir = Path(artifact.setting("JARS") or artifact.var_dir() / "cache" / "jars")
+    jars = [(name, jar_dir / name) for name in artifact.JARS]
+    for _, jar in jars:
+        if not jar.is_file():
+            raise ArtifactError(f"{jar} is missing: run 'make fetch' (the artifact ships the MySQL driver and Iceberg)")
+    inputs = input_hash(root, [*files, *jars], python, python_prefix)
     git = artifact.git_commit(root)
 
     previous = artifact.read_manifest(out)
@@ -378,7 +380,8 @@ def build(*, branch: str, root: Path = ROOT, dist: Path | None = None, force: bo
                      extra_build_paths=[str(root), os.path.realpath(root), str(dist)])
     write_jobs_zip(files, out / JOBS)
     shutil.copyfile(main_src, out / MAIN)
-    shutil.copyfile(jdbc_jar, out / artifact.JDBC_JAR)
+    for name, jar in jars:
+        shutil.copyfile(jar, out / name)
 
     payload = {name: {"sha256": artifact.sha256_file(out / name), "size": (out / name).stat().st_size}
                for name in artifact.PAYLOAD}
@@ -395,7 +398,7 @@ def build(*, branch: str, root: Path = ROOT, dist: Path | None = None, force: bo
         "spark": {"version": spark_version(root)},
         "runtime_requirements": runtime_requirements(root / LOCK),
         "spark_submit": {"archives": f"{ENVIRONMENT}#{artifact.ARCHIVE_ALIAS}", "py_files": JOBS,
-                         "jars": artifact.JDBC_JAR,
+                         "jars": ",".join(artifact.JARS),
                          "app": MAIN, "python": f"./{artifact.ARCHIVE_ALIAS}/bin/python"},
     }
     artifact.write_json(out / MANIFEST, manifest)

@@ -253,13 +253,15 @@ def test_caches_and_local_install_records_are_dropped(bare_venv, tmp_path):
     assert not [n for n in names if "__pycache__" in n or "dist-info/" in n]
 
 
-def test_the_artifact_ships_the_mysql_driver_the_framework_configures(two_builds):
-    from common.settings import MYSQL_CONNECTOR_JAR
+def test_the_artifact_ships_the_mysql_driver_and_iceberg_the_framework_configures(two_builds):
+    from common.settings import SHIPPED_JARS
     from common.submit import ARTIFACT_FILES
 
     _, directory, manifest = two_builds[0]
-    assert artifact.JDBC_JAR == MYSQL_CONNECTOR_JAR == "mysql-connector-j-8.4.0.jar"
+    assert artifact.JARS == SHIPPED_JARS == ("mysql-connector-j-8.4.0.jar", "iceberg-spark-runtime-3.5_2.12-1.10.0.jar")
     assert set(ARTIFACT_FILES) == set(artifact.PAYLOAD)
     with zipfile.ZipFile(directory / artifact.JDBC_JAR) as jar:  # the real driver, not a placeholder
         assert "com/mysql/cj/jdbc/Driver.class" in jar.namelist()
-    assert manifest["spark_submit"]["jars"] == artifact.JDBC_JAR
+    with zipfile.ZipFile(directory / artifact.ICEBERG_JAR) as jar:
+        assert "org/apache/iceberg/spark/SparkSessionCatalog.class" in jar.namelist()
+    assert manifest["spark_submit"]["jars"] == "mysql-connector-j-8.4.0.jar,iceberg-spark-runtime-3.5_2.12-1.10.0.jar"

@@ -184,7 +184,8 @@ def test_the_cli_publishes_without_printing_credentials(tmp_path, moto_endpoint,
         assert run.returncode == 0, run.stderr
         assert FAKE_SECRET not in run.stdout + run.stderr
         assert FAKE_KEY_ID not in run.stdout + run.stderr
-    assert "uploaded environment.tar.gz, jobs.zip, main.py, mysql-connector-j-8.4.0.jar, manifest.json" in runs[0].stdout
+    assert ("uploaded environment.tar.gz, jobs.zip, main.py, mysql-connector-j-8.4.0.jar, "
+            "iceberg-spark-runtime-3.5_2.12-1.10.0.jar, manifest.json") in runs[0].stdout
     assert "nothing uploaded" in runs[1].stdout
 
 

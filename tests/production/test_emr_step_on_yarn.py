@@ -133,7 +133,7 @@ def test_the_recorded_step_is_a_cluster_mode_spark_submit_of_the_published_artif
     assert args[:5] == ["spark-submit", "--deploy-mode", "cluster", "--master", "yarn"]
     assert base.startswith("s3://pyspark-jobs-artifacts/builds/")
     assert args[5:11] == ["--archives", f"{base}/environment.tar.gz#environment", "--py-files", f"{base}/jobs.zip",
-                          "--jars", f"{base}/mysql-connector-j-8.4.0.jar"]
+                          "--jars", f"{base}/mysql-connector-j-8.4.0.jar,{base}/iceberg-spark-runtime-3.5_2.12-1.10.0.jar"]
     confs = dict(a.split("=", 1) for a in args[12:args.index(f"{base}/main.py"):2])
     assert confs["spark.yarn.maxAppAttempts"] == "1"
     assert confs["spark.yarn.appMasterEnv.PYSPARK_JOBS_MYSQL_SECRET_ID"] == "pyspark-jobs/local/mysql/tpch"

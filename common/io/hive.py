@@ -1,0 +1,279 @@
+"""Hive-style parquet tables: each version a `run=<id>` directory, published in the metastore.
+
+A run writes its rows under `<table>/<ds column>=<value>/run=<id>/` (split by any further
+partition columns inside it: `.../run=<id>/hour=03/`), and publishing points each of those
+partitions at its new directory with `ALTER TABLE ... PARTITION ... SET LOCATION`: one metastore
+update per partition, through Spark's public SQL only (Spark's internal catalog classes change
+between releases and EMR ships its own Spark build). An unpartitioned table is pointed at its
+new `run=` directory as a whole. Versions nothing points at stay readable, and restorable, for
+the table's retention period after a newer version was written; then a later write of the same
+date, or `pyspark-jobs vacuum`, deletes them. A killed run's directory is never published and
+goes the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+from common.contracts import HIVE, Table
+from common.errors import SourceError
+from common.io.table_format import Staged, Version, literal, location_of, run_date_value
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+__all__ = ["HadoopFs", "HiveFormat", "now"]
+
+log = logging.getLogger(__name__)
+DAY_S = 24 * 3600
+
+
+class HadoopFs:
+    """Hadoop FileSystem calls (local disk, HDFS or S3 alike); PySpark has no Python API for them."""
+
+    def __init__(self, spark: SparkSession) -> None:
+        self._jvm = spark.sparkContext._jvm
+        self._conf = spark.sparkContext._jsc.hadoopConfiguration()
+
+    def _path(self, uri: str):  # noqa: ANN202 - a py4j object
+        path = self._jvm.org.apache.hadoop.fs.Path(uri)
+        return path, path.getFileSystem(self._conf)
+
+    def delete(self, uri: str) -> None:
+        path, fs = self._path(uri)
+        fs.delete(path, True)
+
+    def exists(self, uri: str) -> bool:
+        path, fs = self._path(uri)
+        return bool(fs.exists(path))
+
+    def children(self, uri: str) -> list[str]:
+        """The names of the directories right under `uri` (none if it does not exist)."""
+        path, fs = self._path(uri)
+        if not fs.exists(path):
+            return []
+        return sorted(s.getPath().getName() for s in fs.listStatus(path) if s.isDirectory())
+
+    def newest(self, uri: str) -> float | None:
+        """Seconds since the epoch of the newest file under `uri`; None when it holds none.
+
+        Files, not the directory: object stores keep no directory times, and a run still
+        writing has fresh files."""
+        path, fs = self._path(uri)
+        if not fs.exists(path):
+            return None
+        newest, files = None, fs.listFiles(path, True)
+        while files.hasNext():
+            modified = files.next().getModificationTime() / 1000
+            newest = modified if newest is None else max(newest, modified)
+        return newest
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where one table's versions live: `base` holds the `run=` directories of one run date."""
+
+    physical: str
+    root: str  # the table's directory (an unpartitioned table's location is its current run=)
+    date_column: str | None
+    rest: tuple[str, ...]  # partition columns inside a version directory
+
+    @classmethod
+    def of(cls, spark: SparkSession, table: Table, physical: str) -> _Layout:
+        contract = table.contract
+        dates = contract.run_date_columns
+        root = location_of(spark, physical).rstrip("/")
+        if not contract.partition_by:
+            root = root.split("/run=")[0]
+        rest = tuple(c for c in contract.partition_by if c not in dates)
+        return cls(physical, root, dates[0] if dates else None, rest)
+
+    def base(self, ds: str) -> str:
+        return f"{self.root}/{self.date_column}={run_date_value(self.date_column, ds)}" if self.date_column else self.root
+
+    def bases(self, fs: HadoopFs) -> list[str]:
+        if not self.date_column:
+            return [self.root]
+        prefix = f"{self.date_column}="
+        return [f"{self.root}/{name}" for name in fs.children(self.root) if name.startswith(prefix)]
+
+    def date_spec(self, base: str) -> dict[str, str]:
+        if not self.date_column:
+            return {}
+        return {self.date_column: unquote(base.rsplit("/", 1)[-1].split("=", 1)[1])}
+
+    def partitions_in(self, fs: HadoopFs, version: str, base: str) -> list[dict[str, str]]:
+        """The partition specs a version directory holds (its `c=v` subdirectories)."""
+        specs = [self.date_spec(base)]
+        for column in self.rest:
+            specs = [
+                {**spec, column: unquote(name.split("=", 1)[1])}
+                for spec in specs
+                for name in fs.children(f"{version}/{_path(spec, self.rest)}".rstrip("/"))
+                if name.startswith(f"{column}=")
+            ]
+        return specs if (self.date_column or self.rest) else [{}]
+
+    def where(self, spec: dict[str, str]) -> str:
+        return ", ".join(f"`{c}` = {literal(v)}" for c, v in spec.items())
+
+
+def _path(spec: dict[str, str], columns: tuple[str, ...]) -> str:
+    return "/".join(f"{c}={spec[c]}" for c in columns if c in spec)
+
+
+class _Partitions:
+    """One table's partition locations, through Spark's public SQL only."""
+
+    def __init__(self, spark: SparkSession, layout: _Layout) -> None:
+        self.spark, self.layout = spark, layout
+
+    def location(self, spec: dict[str, str]) -> str | None:
+        """Where a partition (or the unpartitioned table) is read from; None when it has no such partition.
+
+        Listed first: Hive's client asked for a partition that does not exist drops its
+        connection and reconnects a second later."""
+        physical = self.layout.physical
+        if not spec:
+            return location_of(self.spark, physical)
+        where = self.layout.where(spec)
+        if not self.spark.sql(f"SHOW PARTITIONS {physical} PARTITION ({where})").collect():
+            return None
+        return location_of(self.spark, f"{physical} PARTITION ({where})")
+
+    def point(self, spec: dict[str, str], location: str) -> str | None:
+        """Make the partition read `location`: one metastore update. Returns what it read before."""
+        physical, previous = self.layout.physical, self.location(spec)
+        if not spec:
+            self.spark.sql(f"ALTER TABLE {physical} SET LOCATION {literal(location)}")
+        elif previous is None:
+            self.spark.sql(f"ALTER TABLE {physical} ADD PARTITION ({self.layout.where(spec)}) LOCATION {literal(location)}")
+        else:
+            self.spark.sql(f"ALTER TABLE {physical} PARTITION ({self.layout.where(spec)}) SET LOCATION {literal(location)}")
+        return previous
+
+    def current_versions(self, base: str, fs: HadoopFs) -> set[str]:
+        """The `run=` directories under `base` that some partition reads now."""
+        layout, current = self.layout, set()
+        specs = [{}] if not (layout.date_column or layout.rest) else self._specs(base)
+        for spec in specs:
+            location = self.location(spec)
+            if location and "/run=" in location:
+                current.add(location.rstrip("/").split("/run=")[0] + "/run=" + location.split("/run=")[1].split("/")[0])
+        return current
+
+    def _specs(self, base: str) -> list[dict[str, str]]:
+        date = self.layout.date_spec(base)
+        where = f" PARTITION ({self.layout.where(date)})" if date else ""
+        specs = []
+        for row in self.spark.sql(f"SHOW PARTITIONS {self.layout.physical}{where}").collect():
+            specs.append({k: unquote(v) for k, v in (part.split("=", 1) for part in row[0].split("/"))})
+        return specs
+
+
+def _run_id(version: str) -> str:
+    return version.rstrip("/").rsplit("/run=", 1)[1]
+
+
+class HiveFormat:
+    name = HIVE
+
+    def create(self, spark: SparkSession, table: Table, physical: str, location: str) -> None:
+        # EXTERNAL under the lake root: the files outlive the cluster.
+        partitioned = f"PARTITIONED BY ({', '.join(table.contract.partition_by)})" if table.contract.partition_by else ""
+        ddl = ", ".join(f"`{c.name}` {c.type}" for c in table.contract.columns)
+        spark.sql(f"CREATE TABLE IF NOT EXISTS {physical} ({ddl}) USING parquet {partitioned} LOCATION {literal(location)}")
+
+    def stage(self, df: DataFrame, table: Table, physical: str, run_id: str, ds: str) -> Staged:
+        spark = df.sparkSession
+        layout = _Layout.of(spark, table, physical)
+        base = layout.base(ds)
+        version = f"{base}/run={run_id}"
+        writer = df.write.mode("errorifexists")
+        if layout.rest:
+            writer = writer.partitionBy(*layout.rest)
+        try:
+            writer.parquet(version)
+            partitions = tuple(layout.partitions_in(HadoopFs(spark), version, base))
+        except BaseException:
+            HadoopFs(spark).delete(version)
+            raise
+        return Staged(table, physical, run_id, version, partitions)
+
+    def read_staged(self, spark: SparkSession, staged: Staged) -> DataFrame:
+        return spark.read.parquet(staged.handle)
+
+    def discard(self, spark: SparkSession, staged: Staged) -> None:
+        HadoopFs(spark).delete(staged.handle)
+
+    def publish(self, spark: SparkSession, staged: Staged) -> str:
+        layout = _Layout.of(spark, staged.table, staged.physical)
+        partitions = _Partitions(spark, layout)
+        for spec in staged.partitions:
+            partitions.point(spec, f"{staged.handle}/{_path(spec, layout.rest)}".rstrip("/"))
+        return staged.handle
+
+    def expire(self, spark: SparkSession, table: Table, physical: str, now: float, ds: str | None = None) -> list[str]:
+        """Delete the versions replaced longer than the retention period ago (of date `ds`, or all).
+
+        A version was replaced when a newer one was written (its newest file): the previous
+        version of a partition stays readable for the whole period after the write that
+        replaced it, however old its own files are."""
+        fs, layout = HadoopFs(spark), _Layout.of(spark, table, physical)
+        cutoff = now - table.retention_days * DAY_S
+        removed = []
+        for base in [layout.base(ds)] if ds else layout.bases(fs):
+            current = _Partitions(spark, layout).current_versions(base, fs)
+            written = sorted(
+                (fs.newest(f"{base}/{name}") or 0.0, f"{base}/{name}") for name in fs.children(base) if name.startswith("run=")
+            )
+            for i, (own, version) in enumerate(written):
+                if version in current:
+                    continue
+                replaced = written[i + 1][0] if i + 1 < len(written) else own
+                if replaced < cutoff:
+                    fs.delete(version)
+                    removed.append(version)
+        return removed
+
+    def history(self, spark: SparkSession, table: Table, physical: str, ds: str | None) -> list[Version]:
+        fs, layout = HadoopFs(spark), _Layout.of(spark, table, physical)
+        base = layout.base(ds) if ds else layout.root
+        current = _Partitions(spark, layout).current_versions(base, fs)
+        versions = []
+        for name in fs.children(base):
+            if not name.startswith("run="):
+                continue
+            version = f"{base}/{name}"
+            newest = fs.newest(version)
+            written = datetime.fromtimestamp(newest, tz=UTC) if newest else None
+            rows = spark.read.parquet(version).count() if newest else 0  # parquet footers: no data read
+            versions.append(Version(_run_id(version), _run_id(version), written, rows, version in current,
+                                    {"location": version}))
+        return sorted(versions, key=lambda v: v.written_at or datetime.min.replace(tzinfo=UTC))
+
+    def rollback(self, spark: SparkSession, table: Table, physical: str, ds: str | None, version: str) -> Version:
+        fs, layout = HadoopFs(spark), _Layout.of(spark, table, physical)
+        base = layout.base(ds) if ds else layout.root
+        target = f"{base}/run={version}"
+        if not fs.exists(target) or not fs.newest(target):
+            where = f" ds={ds}" if ds else ""
+            raise SourceError(
+                f"{physical}{where} has no version {version} (never written, or expired after its retention); "
+                f"`pyspark-jobs history {physical}{' --ds ' + ds if ds else ''}` lists the versions"
+            )
+        partitions = _Partitions(spark, layout)
+        for spec in layout.partitions_in(fs, target, base):
+            partitions.point(spec, f"{target}/{_path(spec, layout.rest)}".rstrip("/"))
+        (restored,) = [v for v in self.history(spark, table, physical, ds) if v.version == version]
+        return restored
+
+
+def now() -> float:
+    """The wall clock, for retention: the one clock read the table formats make."""
+    return time.time()

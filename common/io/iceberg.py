@@ -1,0 +1,176 @@
+"""Apache Iceberg tables: each version a snapshot, staged unpublished, audited, then published.
+
+Iceberg's own write-audit-publish: with `spark.wap.id` set (the writer sets it to the run id
+while it stages) a dynamic partition overwrite commits a snapshot that readers do not see;
+the writer validates that snapshot's rows, and publishing cherry-picks it onto the table's
+current state (`system.cherrypick_snapshot`: a fast-forward when nothing else committed in
+between, else Iceberg re-applies the partition replacement after checking nothing else
+replaced the same partitions). A reader that planned its scan on the previous snapshot
+finishes on it. Each published snapshot carries the run id and the run date; replaced
+snapshots expire after the table's retention period (`system.expire_snapshots`, which also
+deletes the files only they reference).
+
+The table lives in Spark's own catalog through `SparkSessionCatalog` (common/settings.py's
+ICEBERG_SPARK_CONF), backed by the Hive metastore or Glue as the deployment says.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from common.contracts import ICEBERG, Table
+from common.errors import SourceError
+from common.io.table_format import Staged, Version, literal, run_date_value
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+__all__ = ["IcebergFormat", "WAP_ID", "RUN_ID_PROPERTY", "DS_PROPERTY"]
+
+WAP_ID = "spark.wap.id"  # session setting: writes commit staged snapshots under this id
+RUN_ID_PROPERTY = "pyspark-jobs.run-id"
+DS_PROPERTY = "pyspark-jobs.ds"
+ROLLBACK_PROPERTY = "pyspark-jobs.rollback-to"
+DAY_MS = 24 * 3600 * 1000
+_CATALOG = "spark_catalog"
+
+
+def _with_run_date(df: DataFrame, table: Table, ds: str) -> DataFrame:
+    from pyspark.sql import functions as F
+
+    columns = table.contract.run_date_columns
+    df = df.select(*(F.lit(run_date_value(c, ds)).alias(c) if c in columns else F.col(c) for c in table.contract.names))
+    return df
+
+
+class IcebergFormat:
+    name = ICEBERG
+
+    def create(self, spark: SparkSession, table: Table, physical: str, location: str) -> None:
+        contract = table.contract
+        ddl = ", ".join(f"`{c.name}` {c.type}" for c in contract.columns)  # nullability: the contract's checks
+        partitioned = f"PARTITIONED BY ({', '.join(f'`{c}`' for c in contract.partition_by)})" if contract.partition_by else ""
+        properties = {
+            "format-version": "2",
+            "write.wap.enabled": "true",  # writes under spark.wap.id stay staged until published
+            "history.expire.max-snapshot-age-ms": str(int(table.retention_days * DAY_MS)),
+            "history.expire.min-snapshots-to-keep": "1",
+        }
+        props = ", ".join(f"{literal(k)}={literal(v)}" for k, v in properties.items())
+        spark.sql(
+            f"CREATE TABLE IF NOT EXISTS {physical} ({ddl}) USING iceberg {partitioned} "
+            f"LOCATION {literal(location)} TBLPROPERTIES ({props})"
+        )
+
+    def stage(self, df: DataFrame, table: Table, physical: str, run_id: str, ds: str) -> Staged:
+        spark = df.sparkSession
+        if spark.conf.get(WAP_ID, None) != run_id:
+            raise RuntimeError(f"{WAP_ID} must be the run id while staging Iceberg writes")  # the writer sets it
+        (_with_run_date(df, table, ds).writeTo(physical)
+            .option(f"snapshot-property.{RUN_ID_PROPERTY}", run_id)
+            .option(f"snapshot-property.{DS_PROPERTY}", ds)
+            .overwritePartitions())
+        staged = spark.sql(
+            f"SELECT snapshot_id FROM {physical}.snapshots WHERE summary['wap.id'] = {literal(run_id)}"
+        ).collect()
+        if len(staged) != 1:
+            raise SourceError(f"{physical}: expected one staged snapshot of run {run_id}, found {len(staged)}")
+        dates = table.contract.run_date_columns
+        partitions = ({dates[0]: run_date_value(dates[0], ds)},) if dates else ({},)
+        return Staged(table, physical, run_id, staged[0].snapshot_id, partitions)
+
+    def read_staged(self, spark: SparkSession, staged: Staged) -> DataFrame:
+        return spark.read.option("snapshot-id", staged.handle).table(staged.physical)
+
+    def discard(self, spark: SparkSession, staged: Staged) -> None:
+        spark.sql(
+            f"CALL {_CATALOG}.system.expire_snapshots(table => {literal(staged.physical)}, "
+            f"snapshot_ids => array({int(staged.handle)}))"
+        ).collect()
+
+    def publish(self, spark: SparkSession, staged: Staged) -> str:
+        spark.sql(f"CALL {_CATALOG}.system.cherrypick_snapshot({literal(staged.physical)}, {int(staged.handle)})").collect()
+        return f"{staged.physical}@{self._current(spark, staged.physical)}"
+
+    def expire(self, spark: SparkSession, table: Table, physical: str, now: float, ds: str | None = None) -> list[str]:
+        """Expire the snapshots replaced longer than the retention period ago; deletes their files."""
+        cutoff = datetime.fromtimestamp(now - table.retention_days * DAY_MS / 1000, tz=UTC)
+        row = spark.sql(
+            f"CALL {_CATALOG}.system.expire_snapshots(table => {literal(physical)}, "
+            f"older_than => TIMESTAMP {literal(cutoff.strftime('%Y-%m-%d %H:%M:%S.%f'))}, retain_last => 1)"
+        ).collect()[0]
+        removed = int(row.deleted_data_files_count)
+        return [f"{physical}: {removed} data files of expired snapshots"] if removed else []
+
+    def history(self, spark: SparkSession, table: Table, physical: str, ds: str | None) -> list[Version]:
+        """The published snapshots that wrote date `ds` (every published one without `ds`), oldest first.
+
+        The current version of the date is the newest of them still in the table's lineage."""
+        snapshots = {r.snapshot_id: r for r in spark.sql(
+            f"SELECT snapshot_id, committed_at, summary FROM {physical}.snapshots").collect()}
+        lineage = [r.snapshot_id for r in spark.sql(
+            f"SELECT snapshot_id FROM {physical}.history WHERE is_current_ancestor ORDER BY made_current_at").collect()]
+        versions: list[Version] = []
+        for snapshot_id in lineage:
+            row = snapshots.get(snapshot_id)
+            if row is None:  # expired
+                continue
+            summary = self._summary(row, snapshots)
+            if ds is not None and summary.get(DS_PROPERTY) != ds:
+                continue
+            versions.append(Version(
+                version=str(snapshot_id), run_id=summary.get(RUN_ID_PROPERTY, ""),
+                written_at=row.committed_at.replace(tzinfo=UTC) if row.committed_at else None,
+                rows=int(summary["added-records"]) if "added-records" in summary else None, current=False,
+                detail={k: v for k, v in (("operation", summary.get("operation", "")),
+                                          ("rollback of", summary.get(ROLLBACK_PROPERTY, ""))) if v},
+            ))
+        if versions:
+            versions[-1] = Version(**{**versions[-1].__dict__, "current": True})
+        return versions
+
+    def rollback(self, spark: SparkSession, table: Table, physical: str, ds: str | None, version: str) -> Version:
+        """Point date `ds` (the whole table without it) back at the rows of snapshot `version`.
+
+        A new snapshot replacing the partition with exactly those rows: the versions in between
+        stay in the history, and a rollback can itself be rolled back."""
+        from pyspark.sql import functions as F
+
+        known = {v.version: v for v in self.history(spark, table, physical, ds)}
+        if version not in known:
+            where = f" ds={ds}" if ds else ""
+            raise SourceError(
+                f"{physical}{where} has no version {version} (never written, or expired after its retention); "
+                f"`pyspark-jobs history {physical}{' --ds ' + ds if ds else ''}` lists the versions"
+            )
+        old = spark.read.option("snapshot-id", int(version)).table(physical)
+        dates = table.contract.run_date_columns
+        if ds is not None and dates:
+            old = old.filter(F.col(dates[0]) == run_date_value(dates[0], ds))
+        properties = {RUN_ID_PROPERTY: f"rollback-{version}", ROLLBACK_PROPERTY: version, **({DS_PROPERTY: ds} if ds else {})}
+        writer = old.writeTo(physical)
+        for key, value in properties.items():
+            writer = writer.option(f"snapshot-property.{key}", value)
+        if old.limit(1).count():
+            writer.overwritePartitions()
+        else:  # the version held no rows: the partition is emptied
+            condition = f"`{dates[0]}` = {literal(run_date_value(dates[0], ds))}" if ds and dates else "true"
+            spark.sql(f"DELETE FROM {physical} WHERE {condition}")
+        return self.history(spark, table, physical, ds)[-1]
+
+    @staticmethod
+    def _current(spark: SparkSession, physical: str) -> int:
+        return spark.sql(
+            f"SELECT snapshot_id FROM {physical}.history WHERE is_current_ancestor ORDER BY made_current_at DESC LIMIT 1"
+        ).collect()[0].snapshot_id
+
+    @staticmethod
+    def _summary(row: Any, snapshots: dict[int, Any]) -> dict[str, str]:
+        """A snapshot's summary; a cherry-picked copy's run properties are its source's."""
+        summary = dict(row.summary or {})
+        source = summary.get("source-snapshot-id")
+        if source and RUN_ID_PROPERTY not in summary and int(source) in snapshots:
+            origin = dict(snapshots[int(source)].summary or {})
+            summary.update({k: v for k, v in origin.items() if k.startswith("pyspark-jobs.")})
+        return summary
