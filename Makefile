@@ -13,7 +13,7 @@ export PYSPARK_JOBS_HOME := $(CURDIR)
 export PYSPARK_JOBS_VAR ?= $(CURDIR)/var
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup deps fetch services services-down services-status data demo e2e test test-sf1 chaos check lint package publish qa-diff bench bench-tpch clean
+.PHONY: help setup deps fetch services services-down services-status data demo e2e test test-sf1 chaos check check-against lint package publish qa-diff bench bench-tpch clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -49,6 +49,11 @@ e2e: data ## the demo DAG in production's shape: YARN, S3, metastore service, se
 
 check: deps ## static check of every job's columns and types, no data read
 	$(BIN)/pyspark-jobs check
+
+# A breaking change fails unless the same change adds or edits migrations/<database>.<table>.toml
+# (docs/CHECK.md). CI fetches main first and names the merge base itself.
+check-against: deps ## every output contract against REF's (default: the merge base with main): safe or breaking
+	$(BIN)/pyspark-jobs check --against $(REF)
 
 test: data ## lint, static check, then the pytest suite against the real services (without chaos)
 	$(MAKE) lint

@@ -49,6 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="static check: columns and types of every job, no data read")
     check.add_argument("jobs", nargs="*", metavar="JOB")
+    check.add_argument(
+        "--against", nargs="?", const="", metavar="REF",
+        help="compare every output contract with REF's (default: the merge base with main) instead",
+    )
+    check.add_argument(
+        "--changed", action="store_true",
+        help="print the jobs whose files differ from REF (--against), and the jobs downstream of them",
+    )
 
     parity = sub.add_parser("parity", help="diff a SqlJob's output with the DataFrame job that replaces it")
     parity.add_argument("left", help="the legacy SqlJob")
@@ -135,10 +143,29 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_check(jobs: list[str]) -> int:
-    from common.check import check_jobs
+def _cmd_check(args: argparse.Namespace) -> int:
+    if args.against is None and not args.changed:
+        from common.check import check_jobs
 
-    return 0 if check_jobs(jobs or None) else 1
+        return 0 if check_jobs(args.jobs or None) else 1
+    from pathlib import Path
+
+    from common.job_snapshot import repo_root
+
+    if args.jobs:
+        raise ParamError("check --against and --changed look at every job: give no JOB")
+    root = repo_root(Path.cwd())
+    if args.changed:
+        from common.changed import changed_jobs
+        from common.job_snapshot import changed_files, default_ref, resolve_ref, snapshot
+
+        commit = resolve_ref(root, args.against) if args.against else default_ref(root)[0]
+        for name in changed_jobs(root, snapshot(root), set(changed_files(root, commit))):
+            print(name)
+        return 0
+    from common.against import check_against
+
+    return 0 if check_against(root, args.against, out=sys.stdout) else 1
 
 
 def _cmd_parity(args: argparse.Namespace) -> int:
@@ -224,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return _cmd_run(args)
         if args.command == "check":
-            return _cmd_check(args.jobs)
+            return _cmd_check(args)
         if args.command == "diff":
             return _cmd_diff(args)
         if args.command == "qa":
