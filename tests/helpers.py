@@ -135,3 +135,15 @@ def put_artifact_stub(base_uri: str) -> None:
     s3.create_bucket(Bucket=bucket)
     for name in ARTIFACT_FILES:
         s3.put_object(Bucket=bucket, Key=f"{prefix.rstrip('/')}/{name}", Body=b"")
+
+
+def trino_rows(query: str) -> list[tuple]:
+    """A query's rows from the local Trino (plain HTTP, a user name only)."""
+    import trino
+
+    from common.settings import load_settings
+
+    settings = load_settings().trino
+    cursor = trino.dbapi.connect(host=settings.host, port=settings.port, user="pyspark-jobs-tests").cursor()
+    cursor.execute(query)
+    return [tuple(row) for row in cursor.fetchall()]
