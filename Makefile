@@ -84,12 +84,16 @@ package: deps ## build dist/<branch-slug>/ for BRANCH (default: the current bran
 publish: package ## upload dist/<branch-slug>/ to the artifact store; PROD=1 also marks it production's
 	$(BIN)/python packaging/publish.py $(PACKAGE_BRANCH_ARG) $(if $(filter 1,$(PROD)),--prod)
 
-# After a branch's QA run: every job's outputs for QA_DS against production's, as Markdown and
-# JSON per job in QA_DIFF_DIR (a CI artifact). Differences are the report, not a failure (exit 1);
-# a missing output or any other error (exit 2) fails.
+# After a branch's QA run: every job that run wrote for QA_DS, against production, as Markdown
+# and JSON per job plus summary.md and summary.json (which also list the jobs the branch did not
+# run) in QA_DIFF_DIR, a CI artifact. Differences are the report, not a failure (exit 1); a job
+# that cannot be diffed, or a branch that wrote nothing for QA_DS (exit 2), fails.
 QA_DIFF_DIR ?= dist/qa-diff
-qa-diff: deps ## diff every job's qa outputs (BRANCH, default $$CIRCLE_BRANCH) for QA_DS against production into QA_DIFF_DIR
-	$(BIN)/pyspark-jobs diff --all --ds "$(QA_DS)" --branch "$(or $(BRANCH),$(CIRCLE_BRANCH))" --out-dir "$(QA_DIFF_DIR)"; \
+QA_BRANCH = $(or $(BRANCH),$(CIRCLE_BRANCH))
+qa-diff: deps ## diff the jobs the QA run of BRANCH (default $$CIRCLE_BRANCH) wrote for QA_DS against production into QA_DIFF_DIR
+	@$(if $(QA_DS),,$(error QA_DS is not set: give the ds the branch's QA run wrote, e.g. make qa-diff QA_DS=1995-03-15))
+	@$(if $(QA_BRANCH),,$(error no branch: give BRANCH=name (CI sets CIRCLE_BRANCH)))
+	$(BIN)/pyspark-jobs diff --all --ds "$(QA_DS)" --branch "$(QA_BRANCH)" --out-dir "$(QA_DIFF_DIR)"; \
 	status=$$?; test $$status -le 1
 
 BENCH_SF ?= 1
