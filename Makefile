@@ -13,7 +13,7 @@ export PYSPARK_JOBS_HOME := $(CURDIR)
 export PYSPARK_JOBS_VAR ?= $(CURDIR)/var
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup deps fetch services services-down services-status data demo e2e test test-sf1 chaos check check-against lint package publish qa-diff bench bench-tpch clean
+.PHONY: help setup deps fetch services services-down services-status data demo e2e test test-sf1 chaos check check-against main-history lint package publish qa-diff bench bench-tpch clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -52,6 +52,13 @@ check: deps ## static check of every job's columns and types, no data read
 
 # A breaking change fails unless the same change adds or edits migrations/<database>.<table>.toml
 # (docs/CHECK.md). CI fetches main first and names the merge base itself.
+# CI checkouts are shallow: check --against and diff --changed need the merge base with main.
+main-history: ## deepen a shallow clone and fetch origin/main
+	@if [ "$$(git rev-parse --is-shallow-repository)" = true ]; then \
+	  git fetch --quiet --unshallow origin || { echo "error: a shallow clone whose history could not be fetched: the merge base with main is needed" >&2; exit 2; }; \
+	fi
+	git fetch --quiet origin +refs/heads/main:refs/remotes/origin/main
+
 check-against: deps ## every output contract against REF's (default: the merge base with main): safe or breaking
 	$(BIN)/pyspark-jobs check --against $(REF)
 
@@ -90,10 +97,10 @@ publish: package ## upload dist/<branch-slug>/ to the artifact store; PROD=1 als
 # that cannot be diffed, or a branch that wrote nothing for QA_DS (exit 2), fails.
 QA_DIFF_DIR ?= dist/qa-diff
 QA_BRANCH = $(or $(BRANCH),$(CIRCLE_BRANCH))
-qa-diff: deps ## diff the jobs the QA run of BRANCH (default $$CIRCLE_BRANCH) wrote for QA_DS against production into QA_DIFF_DIR
+qa-diff: deps ## diff the jobs the QA run of BRANCH (default $$CIRCLE_BRANCH) wrote for QA_DS and changed (since QA_DIFF_REF, default the merge base with main) against production into QA_DIFF_DIR
 	@$(if $(QA_DS),,$(error QA_DS is not set: give the ds the branch's QA run wrote, e.g. make qa-diff QA_DS=1995-03-15))
 	@$(if $(QA_BRANCH),,$(error no branch: give BRANCH=name (CI sets CIRCLE_BRANCH)))
-	$(BIN)/pyspark-jobs diff --all --ds "$(QA_DS)" --branch "$(QA_BRANCH)" --out-dir "$(QA_DIFF_DIR)"; \
+	$(BIN)/pyspark-jobs diff --all --changed $(QA_DIFF_REF) --ds "$(QA_DS)" --branch "$(QA_BRANCH)" --out-dir "$(QA_DIFF_DIR)"; \
 	status=$$?; test $$status -le 1
 
 BENCH_SF ?= 1

@@ -12,9 +12,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from common.job_snapshot import JobInfo, Snapshot
+from common.job_snapshot import JobInfo, Snapshot, changed_files, default_ref, repo_root, resolve_ref, snapshot
 
-__all__ = ["changed_jobs", "module_imports"]
+__all__ = ["changed_jobs", "changed_since", "module_imports"]
 
 PACKAGE = "pyspark_jobs"
 
@@ -113,3 +113,10 @@ def changed_jobs(root: Path, jobs: Snapshot, files: set[str]) -> list[str]:
             return sorted(touched)
         touched |= {job.name for job in readers}
         written |= {table for job in readers for table in job.outputs}
+
+
+def changed_since(ref: str | None, cwd: Path) -> list[str]:
+    """The jobs the working tree at `cwd` changes relative to `ref` (default: the merge base with main)."""
+    root = repo_root(cwd)
+    commit = resolve_ref(root, ref) if ref else default_ref(root)[0]
+    return changed_jobs(root, snapshot(root), set(changed_files(root, commit)))

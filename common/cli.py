@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     diff = sub.add_parser("diff", help="what a branch changes in the data: every output against production's")
     diff.add_argument("jobs", nargs="*", metavar="JOB", help="the job(s) to diff (or --all)")
     diff.add_argument("--all", action="store_true", help="every job the branch wrote for --ds; the others are listed")
+    diff.add_argument(
+        "--changed", nargs="?", const="", metavar="REF",
+        help="with --all: only the jobs the branch changed relative to REF (default: the merge base with main)",
+    )
     diff.add_argument("--ds", required=True, help="the partition to compare, YYYY-MM-DD")
     diff.add_argument("--branch", required=True, help="the branch whose qa outputs are compared")
     diff.add_argument("--against", default="prod", metavar="prod|BRANCH", help="the baseline (default: prod)")
@@ -156,11 +160,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
         raise ParamError("check --against and --changed look at every job: give no JOB")
     root = repo_root(Path.cwd())
     if args.changed:
-        from common.changed import changed_jobs
-        from common.job_snapshot import changed_files, default_ref, resolve_ref, snapshot
+        from common.changed import changed_since
 
-        commit = resolve_ref(root, args.against) if args.against else default_ref(root)[0]
-        for name in changed_jobs(root, snapshot(root), set(changed_files(root, commit))):
+        for name in changed_since(args.against, root):
             print(name)
         return 0
     from common.against import check_against
@@ -185,9 +187,16 @@ def _cmd_diff(args: argparse.Namespace) -> int:
 
     if bool(args.jobs) == args.all:
         raise ParamError("diff takes JOB [JOB ...] or --all, not both and not neither")
+    if args.changed is not None and not args.all:
+        raise ParamError("diff --changed narrows --all: give --all, not job names")
+    changed = None
+    if args.changed is not None:
+        from common.changed import changed_since
+
+        changed = changed_since(args.changed or None, Path.cwd())
     result = diff_branch(
         None if args.all else args.jobs, ds=args.ds, branch=args.branch, against=args.against,
-        examples=args.examples, tolerance=Tolerance(relative=args.relative_tolerance),
+        examples=args.examples, tolerance=Tolerance(relative=args.relative_tolerance), changed=changed,
     )
     for job, message in result.errors.items():
         print(f"error: {message}" if len(args.jobs) == 1 else f"error: {job}: {message}", file=sys.stderr)

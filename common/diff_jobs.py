@@ -177,6 +177,7 @@ class BranchDiff:
     diffs: list[JobDiff] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     not_run: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)  # run by the branch, but not changed by it
 
     @property
     def equal(self) -> bool:
@@ -201,10 +202,13 @@ def diff_branch(
     tolerance: Tolerance | None = None,
     examples: int = EXAMPLES,
     spark: SparkSession | None = None,
+    changed: Sequence[str] | None = None,
 ) -> BranchDiff:
     """Diff `jobs`, or without them every job the branch's QA run wrote for `ds` (the others are
-    listed as not run). A job that cannot be diffed is recorded as that job's error and the
-    others are still diffed; a branch that wrote nothing for `ds` is a SourceError."""
+    listed as not run) and, given `changed` (`check --changed`), only those of them the branch
+    changed (the others are listed as unchanged). A job that cannot be diffed is recorded as
+    that job's error and the others are still diffed; a branch that wrote nothing for `ds` is a
+    SourceError."""
     parse_ds(ds)
     base, head = _sides(branch, against)
     spark = _session(spark)
@@ -216,6 +220,9 @@ def diff_branch(
                 f"branch {branch!r} wrote no job's outputs for ds={ds} (nothing in {head.env.qa_prefix}*): "
                 f"is the branch name right, and did its QA run write ds={ds}?"
             )
+        if changed is not None:
+            result.unchanged = [name for name in jobs if name not in set(changed)]
+            jobs = [name for name in jobs if name in set(changed)]
     for name in jobs:
         try:
             result.diffs.append(

@@ -125,6 +125,7 @@ def render_json(reports: Iterable[DiffReport], *, title: str) -> str:
 RENDERERS = {"text": render_text, "markdown": render_markdown, "json": render_json}
 
 NOT_RUN = "not run by the branch"
+UNCHANGED = "unchanged by the branch"
 
 
 def _jobs(result: BranchDiff) -> list[tuple[str, str]]:
@@ -139,6 +140,7 @@ def _counts(result: BranchDiff) -> str:
     parts = [f"{different} different", f"{len(result.diffs) - different} identical"]
     parts += [f"{len(result.errors)} not diffed"] if result.errors else []
     parts += [f"{len(result.not_run)} {NOT_RUN}"] if result.not_run else []
+    parts += [f"{len(result.unchanged)} {UNCHANGED}"] if result.unchanged else []
     return ", ".join(parts)
 
 
@@ -156,6 +158,8 @@ def render_summary_text(result: BranchDiff) -> str:
     lines += ["  " + line for line in _table(_jobs(result))] if _jobs(result) else []
     if result.not_run:
         lines.append(f"{NOT_RUN} (nothing written for ds={result.ds}): {', '.join(result.not_run)}")
+    if result.unchanged:
+        lines.append(f"{UNCHANGED} (not diffed): {', '.join(result.unchanged)}")
     for diff in result.diffs:
         lines += ["", render_text(diff.reports, title=diff.title)]
     return "\n".join(lines)
@@ -171,6 +175,9 @@ def render_summary_markdown(result: BranchDiff) -> str:
     if result.not_run:
         shown = ", ".join(f"`{job}`" for job in result.not_run)
         lines += [f"Not run by the branch (nothing written for ds={result.ds}): {shown}.", ""]
+    if result.unchanged:
+        shown = ", ".join(f"`{job}`" for job in result.unchanged)
+        lines += [f"Unchanged by the branch (not diffed): {shown}.", ""]
     lines += [render_markdown(diff.reports, title=diff.title) for diff in result.diffs]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -185,6 +192,7 @@ def render_summary_json(result: BranchDiff) -> str:
         "jobs": [{"job": d.job, **_document(d.reports, title=d.title)} for d in result.diffs],
         "errors": result.errors,
         "not_run": result.not_run,
+        "unchanged": result.unchanged,
     }
     return json.dumps(document, indent=2, default=str)
 

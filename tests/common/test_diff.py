@@ -311,6 +311,23 @@ def test_all_on_an_unchanged_branch_is_identical_and_lists_what_it_did_not_run(s
 
 
 @pytest.mark.services
+def test_all_narrowed_to_the_changed_jobs_diffs_only_those_and_lists_the_others_as_unchanged(spark, written):
+    from common.diff_jobs import diff_branch
+    from common.diff_render import render_summary_markdown
+
+    result = diff_branch(ds=DS, branch=CHANGED, changed=[_DiscountBands.name, "tpch.q01"], spark=spark)
+    assert [d.job for d in result.diffs] == [_DiscountBands.name]  # q01 changed but not run: not diffed
+    assert result.unchanged == [_NationNames.name] and result.status == 1
+    assert "tpch.q01" in result.not_run
+    assert f"Unchanged by the branch (not diffed): `{_NationNames.name}`." in render_summary_markdown(result)
+
+
+def test_changed_narrows_all_only(capsys):
+    assert main(["diff", _DiscountBands.name, "--changed", "--ds", DS, "--branch", SAME]) == 2
+    assert capsys.readouterr().err.strip() == "error: diff --changed narrows --all: give --all, not job names"
+
+
+@pytest.mark.services
 def test_all_reports_a_job_it_cannot_diff_as_that_jobs_error_and_diffs_the_others(spark, written, capsys, tmp_path):
     assert main(["diff", "--all", "--ds", DS, "--branch", NEW, "--out-dir", str(tmp_path)]) == 2
     out, err = capsys.readouterr()
