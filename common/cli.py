@@ -55,8 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument(
         "--changed", action="store_true",
-        help="print the jobs whose files differ from REF (--against), and the jobs downstream of them",
+        help="check only the jobs whose files differ from REF (--against), and the jobs downstream of them",
     )
+    check.add_argument("--list", action="store_true", help="with --changed: print those jobs' names, check nothing")
 
     parity = sub.add_parser("parity", help="diff a SqlJob's output with the DataFrame job that replaces it")
     parity.add_argument("left", help="the legacy SqlJob")
@@ -159,12 +160,22 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if args.jobs:
         raise ParamError("check --against and --changed look at every job: give no JOB")
     root = repo_root(Path.cwd())
+    if args.list and not args.changed:
+        raise ParamError("check --list lists the jobs --changed selects: give --changed too")
     if args.changed:
         from common.changed import changed_since
 
-        for name in changed_since(args.against, root):
-            print(name)
-        return 0
+        names = changed_since(args.against, root)
+        if args.list:
+            print("\n".join(names) if names else "", end="\n" if names else "")
+            return 0
+        if not names:
+            print("no job changed: nothing to check")
+            return 0
+        from common.check import check_jobs
+
+        print(f"checking {len(names)} changed job(s): {', '.join(names)}", file=sys.stderr)
+        return 0 if check_jobs(names) else 1
     from common.against import check_against
 
     return 0 if check_against(root, args.against, out=sys.stdout) else 1

@@ -155,10 +155,10 @@ def test_no_main_is_one_line_exit_2(repo):
 
 def test_changed_names_the_jobs_of_the_changed_files_and_their_readers(repo):
     _edit(repo, "pyspark_jobs/demo/transforms.py", "def with_iso_code", "def with_iso_code")  # touched, unchanged
-    unchanged = _cli(repo, "--changed")
+    unchanged = _cli(repo, "--changed", "--list")
     assert (unchanged.returncode, unchanged.stdout) == (0, "")
     (repo / "pyspark_jobs/demo/transforms.py").write_text((repo / "pyspark_jobs/demo/transforms.py").read_text() + "\n# x\n")
-    done = _cli(repo, "--changed")
+    done = _cli(repo, "--changed", "--list")
     assert done.returncode == 0, done.stderr
     # demo.transforms is imported inside steps() by both DataFrame demo jobs; the readers follow
     assert done.stdout.splitlines() == ["demo.daily_revenue", "demo.iso_report", "demo.name_report", "demo.nation_codes"]
@@ -168,12 +168,12 @@ def test_changed_sql_file_names_its_sql_job_only(repo):
     path = repo / "pyspark_jobs/tpch/sql/q03.sql"
     path.write_text(path.read_text() + "\n")
     _commit(repo, "q03 sql")
-    assert _cli(repo, "--changed").stdout.splitlines() == ["tpch.q03_sql"]
+    assert _cli(repo, "--changed", "--list").stdout.splitlines() == ["tpch.q03_sql"]
 
 
 def test_changed_shared_contracts_name_every_job_importing_them(repo):
     _edit(repo, "pyspark_jobs/tpch/tables.py", 'MONEY = "decimal(15,2)"', 'MONEY = "decimal(15,2)"  # money')
-    done = _cli(repo, "--changed")
+    done = _cli(repo, "--changed", "--list")
     assert done.returncode == 0, done.stderr
     names = done.stdout.splitlines()
     assert "tpch.q01" in names and "demo.daily_revenue" in names and "demo.revenue_by_segment_sql" in names
@@ -184,7 +184,7 @@ def test_changed_shared_contracts_name_every_job_importing_them(repo):
 
 def test_a_change_under_common_names_every_job(repo):
     _edit(repo, "common/contracts.py", '"""Table contracts', '"""Table contracts.')
-    names = _cli(repo, "--changed").stdout.splitlines()
+    names = _cli(repo, "--changed", "--list").stdout.splitlines()
     assert len(names) == len(set(names)) > 40 and "demo.iso_report" in names and "tpch.q22_sql" in names
 
 
@@ -193,3 +193,13 @@ def test_job_names_with_against_are_a_usage_error(repo):
     assert (done.returncode, done.stderr.splitlines()) == (
         2, ["error: check --against and --changed look at every job: give no JOB"]
     )
+
+
+def test_changed_checks_only_the_changed_jobs(repo):
+    path = repo / "pyspark_jobs/tpch/sql/q03.sql"
+    path.write_text(path.read_text().replace("l_orderkey", "l_orderkey_typo", 1))
+    done = _cli(repo, "--changed")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "checking 1 changed job(s): tpch.q03_sql" in done.stderr
+    assert "tpch.q03_sql" in done.stdout and "l_orderkey_typo" in done.stdout
+    assert "tpch.q01" not in done.stdout
