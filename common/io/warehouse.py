@@ -212,7 +212,7 @@ class WarehouseWriter:
         location = fmt.publish(spark, staged)
         partition = ",".join("/".join(f"{c}={v}" for c, v in spec.items()) for spec in staged.partitions)
         try:
-            for removed in fmt.expire(spark, staged.table, staged.physical, hive.now(), p.ds):
+            for removed in fmt.expire(spark, staged.table, staged.physical, hive.wall_clock(), p.ds):
                 log.info("removed %s: replaced longer than the retention period ago", removed)
         except Exception as exc:  # noqa: BLE001 - the run's data is published; maintenance can wait
             log.warning("%s: expiring old versions failed (%s); `pyspark-jobs vacuum` retries it",

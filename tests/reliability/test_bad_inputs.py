@@ -26,8 +26,11 @@ _SQL_CLOCK = re.compile(
 _CLOCK_ALLOWED = {
     # versions replaced longer than a table's retention period ago are deleted (hive and iceberg)
     ("common/io/hive.py", "return time.time()"),
+    ("common/io/iceberg.py", "cutoff = datetime.fromtimestamp(now - table.retention_days * DAY_MS / 1000, tz=UTC)"),
+    # `history` shows when a Hive version was written: its newest file's time
+    ("common/io/hive.py", "written = datetime.fromtimestamp(newest, tz=UTC) if newest else None"),
     # a qa deployment is idle when its newest file is older than --older-than
-    ("common/qa_cleanup.py", "fs, now = _Fs(spark), time.time() if now is None else now"),
+    ("common/qa_cleanup.py", "fs, now = HadoopFs(spark), time.time() if now is None else now"),
     # a Trino fetch's temporary directory left by a killed run is removed once stale
     ("common/io/trino.py", "cutoff = time.time() - _STALE_TMP_SECONDS"),
 }
