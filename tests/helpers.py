@@ -64,10 +64,21 @@ def run_steps(job_name: str, frames: dict[str, DataFrame], ds: str, **params: st
 
 
 def partition_location(spark: SparkSession, physical: str, ds: str) -> str | None:
-    """Where the catalog points a table's ds partition (its current version), None if absent."""
+    """The current version of a table's ds partition as the writer reports it (`WriteResult.location`),
+    None if absent: a Hive table's partition location (its `run=` directory), an Iceberg table's
+    `<table>@<current snapshot id>`."""
+    from common.contracts import ICEBERG
+    from common.io.table_format import provider
+    from common.io.warehouse import partition_exists
+
     if not spark.catalog.tableExists(physical):
         return None
     spark.catalog.refreshTable(physical)
+    if provider(spark, physical) == ICEBERG:
+        if not partition_exists(spark, physical, "ds", ds):
+            return None
+        snapshot = spark.sql(f"SELECT snapshot_id FROM {physical}.refs WHERE name = 'main'").first().snapshot_id
+        return f"{physical}@{snapshot}"
     if not spark.sql(f"SHOW PARTITIONS {physical} PARTITION (ds='{ds}')").count():
         return None
     described = spark.sql(f"DESCRIBE TABLE EXTENDED {physical} PARTITION (ds='{ds}')")

@@ -250,12 +250,16 @@ def test_a_killed_runs_hive_directory_is_deleted_only_after_the_retention(spark,
     writer.write(frame(spark, SCHEMA, [(1, "a", 1.0)]), table, RunParams("2024-01-01"))
     first = _location(spark, f"{table.name} PARTITION (ds='2024-01-01')")
     killed = f"{_local(_location(spark, table.name))}/ds=2024-01-01/run=0killed0run0"
-    frame(spark, SCHEMA, [(7, "k", 7.0)]).write.parquet(killed)  # what a killed writer leaves: never published
+    # what a writer killed mid-write leaves: task files not yet committed, never published
+    frame(spark, SCHEMA, [(7, "k", 7.0)]).write.parquet(f"{killed}/_temporary/0/_temporary/attempt_0")
     writer.write(frame(spark, SCHEMA, [(2, "b", 2.0)]), table, RunParams("2024-01-01"))
     current = _location(spark, f"{table.name} PARTITION (ds='2024-01-01')")
 
     assert _run_dirs(spark, table.name) == {_local(first), killed, _local(current)}  # all within the retention
     assert_frame_equal(spark.table(table.name), [(2, "b", 2.0, "2024-01-01")])
+    history = HiveFormat().history(spark, table, table.name, "2024-01-01")
+    assert {v.run_id: (v.rows, v.current) for v in history} == {
+        first.rsplit("run=", 1)[1]: (1, False), "0killed0run0": (0, False), current.rsplit("run=", 1)[1]: (1, True)}
     assert HiveFormat().expire(spark, table, table.name, now() + 2 * DAY_S) == []
     removed = HiveFormat().expire(spark, table, table.name, now() + 3 * DAY_S + 60)
     assert sorted(_local(v) for v in removed) == sorted([_local(first), killed])
