@@ -6,7 +6,9 @@ the branch is merged into main or deleted, or when the newest of its files is ol
 idle limit. Production is never a candidate: `qa_`-less databases are never looked at, the
 reserved slugs (`prod`, ...) and the production branch's slug are skipped, and a database or
 table whose location lies outside `<qa_root>/<slug>/` (or a managed table, whose drop would
-delete its files wherever they are) is refused, not dropped.
+delete its files wherever they are) is refused, not dropped. Iceberg tables, which Spark lists as
+managed, are dropped from the metastore only (no PURGE) and their files go with the branch's
+directory: so they too must keep every file path inside it.
 """
 
 from __future__ import annotations
@@ -105,11 +107,26 @@ class Candidate:
         return [f"{verb} {self.slug} ({self.reason}): {what}" for what in (*self.databases, *self.paths)]
 
 
-def _location(spark: SparkSession, table: str) -> tuple[str, str]:
+# Iceberg table properties that put a table's files somewhere other than under its location.
+_ICEBERG_PATHS = ("write.data.path", "write.metadata.path", "write.object-storage.path", "write.folder-storage.path")
+
+
+def _table_refusals(spark: SparkSession, table: str, allowed: str) -> list[str]:
+    from common.contracts import ICEBERG
     from common.io.table_format import described
 
     details = described(spark, table)
-    return details.get("Location", ""), details.get("Type", "")
+    where, kind = details.get("Location", ""), details.get("Type", "")
+    if details.get("Provider", "").lower() == ICEBERG:
+        properties = {r.key: r.value for r in spark.sql(f"SHOW TBLPROPERTIES {table}").collect()}
+        paths = [("location", where)] + [(k, properties[k]) for k in _ICEBERG_PATHS if properties.get(k)]
+        return [f"iceberg table {table} keeps files at {path} ({what}), outside {allowed}"
+                for what, path in paths if not _inside(path, allowed)]
+    if kind.upper() != "EXTERNAL":
+        return [f"table {table} is {kind or 'not EXTERNAL'}: dropping it would delete {where}"]
+    if not _inside(where, allowed):
+        return [f"table {table} is at {where}, outside {allowed}"]
+    return []
 
 
 def _tables(spark: SparkSession, database: str) -> list[str]:
@@ -123,11 +140,7 @@ def _refusals(spark: SparkSession, database: str, allowed: str) -> list[str]:
     if not _inside(location, allowed):
         found.append(f"database {database} is at {location}, outside {allowed}")
     for table in _tables(spark, database):
-        where, kind = _location(spark, f"{database}.{table}")
-        if kind.upper() != "EXTERNAL":
-            found.append(f"table {database}.{table} is {kind or 'not EXTERNAL'}: dropping it would delete {where}")
-        elif not _inside(where, allowed):
-            found.append(f"table {database}.{table} is at {where}, outside {allowed}")
+        found += _table_refusals(spark, f"{database}.{table}", allowed)
     return found
 
 
@@ -198,6 +211,7 @@ def apply_cleanup(spark: SparkSession, plan: list[Candidate]) -> None:
             continue
         for database in candidate.databases:
             for table in _tables(spark, database):
+                # no PURGE: an Iceberg table's files, like an external table's, go with the directory below
                 spark.sql(f"DROP TABLE IF EXISTS `{database}`.`{table}`")
             spark.sql(f"DROP DATABASE IF EXISTS `{database}`")
         for path in candidate.paths:

@@ -252,7 +252,9 @@ class HiveFormat:
             version = f"{base}/{name}"
             newest = fs.newest(version)
             written = datetime.fromtimestamp(newest, tz=UTC) if newest else None
-            rows = spark.read.parquet(version).count() if newest else 0  # parquet footers: no data read
+            # parquet footers: no data read. The contract's schema, not an inferred one: a killed
+            # run's directory holds only uncommitted files (_temporary), which a read skips.
+            rows = spark.read.schema(table.contract.schema(data_only=True)).parquet(version).count() if newest else 0
             versions.append(Version(_run_id(version), _run_id(version), written, rows, version in current,
                                     {"location": version}))
         return sorted(versions, key=lambda v: v.written_at or datetime.min.replace(tzinfo=UTC))

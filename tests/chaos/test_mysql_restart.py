@@ -21,14 +21,16 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
 from common.cli import main
+from common.contracts import HIVE
 from common.environments import Environment
 from common.settings import load_settings
 from pyspark_jobs.demo.nation_codes import NATION_CODES
-from tests.helpers import load_dev_script
+from tests.helpers import load_dev_script, partition_location
 
 pytestmark = [pytest.mark.chaos, pytest.mark.services]
 
@@ -110,11 +112,17 @@ def qa_output(spark):
 
 
 def _version(spark, table: str) -> tuple[str, list[tuple]]:
-    """Where the ds partition points and what it holds."""
-    spark.catalog.refreshTable(table)
-    described = spark.sql(f"DESCRIBE TABLE EXTENDED {table} PARTITION (ds='{DS}')")
-    location = described.filter("col_name = 'Location'").first()[1]
+    """The ds partition's published version (hive: its run= directory; iceberg: the table's
+    snapshot) and what it holds."""
+    location = partition_location(spark, table, DS)
     return location, sorted(tuple(r) for r in spark.table(table).where(f"ds = '{DS}'").drop("ds").collect())
+
+
+def _kept(spark, table: str, location: str) -> set[str]:
+    """Every version the table keeps: run= directories of the ds (hive), snapshots (iceberg)."""
+    if NATION_CODES.format == HIVE:
+        return {p.name for p in Path(urlparse(location).path).parent.iterdir() if p.name.startswith("run=")}
+    return {str(r.snapshot_id) for r in spark.sql(f"SELECT snapshot_id FROM {table}.snapshots").collect()}
 
 
 def test_a_restart_mid_read_fails_in_one_line_keeps_the_previous_version_and_a_rerun_completes(
@@ -128,6 +136,7 @@ def test_a_restart_mid_read_fails_in_one_line_keeps_the_previous_version_and_a_r
     assert main(run) == 0
     location, rows = _version(spark, table)
     assert rows == NATIONS
+    kept = _kept(spark, table, location)
 
     own_mariadb.slow_nations(SECONDS_PER_ROW)
     capsys.readouterr()
@@ -143,8 +152,7 @@ def test_a_restart_mid_read_fails_in_one_line_keeps_the_previous_version_and_a_r
                               "their previous version"), err[-20:]
     assert not any(line.startswith("Traceback") for line in err)
     assert _version(spark, table) == (location, rows)
-    staged = {p.name for p in Path(location.removeprefix("file:")).parent.iterdir() if p.name.startswith("run=")}
-    assert staged == {Path(location).name}, "the failed run left its staged files behind"
+    assert _kept(spark, table, location) == kept, "the failed run left a staged version behind"
 
     own_mariadb.slow_nations(0)
     assert main(run) == 0

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from common.slug import branch_slug
 from common.submit import SubmitSpec
+from pyspark_jobs.demo.daily_revenue import DailyRevenue
 from tests.helpers import load_packaging_script
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ __all__ = ["BRANCHES", "CLUSTER_PYTHON", "DS", "OUTPUTS", "DemoDagRun", "drop_ou
 ROOT = Path(__file__).resolve().parents[2]
 DS = "1995-03-15"
 BRANCHES = ("qa-test/alpha", "qa-test/beta")
-OUTPUTS = ("revenue_by_segment", "top_customers", "revenue_by_shipmode")
+OUTPUTS = tuple(t.table for t in DailyRevenue.outputs.values())  # demo.<name>, in either format
 CLUSTER_PYTHON = os.environ.get("PYSPARK_JOBS_CLUSTER_PYTHON", "/usr/bin/python3.11")
 
 
@@ -67,7 +68,8 @@ def namespace(branch: str) -> str:
 
 def warehouse_state(spark: SparkSession) -> dict[str, Any]:
     """The databases of the catalog, and every partition of the demo job's production tables
-    and of both branches' namespaces: {table: {ds: (location, sorted rows)}}."""
+    and of both branches' namespaces: {table: {ds: (version, sorted rows)}}, the version as
+    tests.helpers.partition_location gives it; and each table's own location."""
     from tests.helpers import partition_location
 
     tables = [f"demo.{t}" for t in OUTPUTS] + [f"{namespace(b)}.{t}" for b in BRANCHES for t in OUTPUTS]
@@ -82,7 +84,10 @@ def warehouse_state(spark: SparkSession) -> dict[str, Any]:
             ds: (partition_location(spark, name, ds), sorted(tuple(r) for r in spark.table(name).where(f"ds = '{ds}'").collect()))
             for ds in days
         }
-    return {"databases": {db.name for db in spark.catalog.listDatabases()}, "partitions": partitions}
+    from common.io.table_format import described
+
+    return {"databases": {db.name for db in spark.catalog.listDatabases()}, "partitions": partitions,
+            "locations": {name: described(spark, name)["Location"] for name in partitions}}
 
 
 def _production_has_the_ds(spark: SparkSession) -> None:

@@ -14,9 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from common.contracts import HIVE
 from common.slug import branch_slug
+from pyspark_jobs.demo.daily_revenue import DailyRevenue
 from tests.dags.demo_dag_run import BRANCHES, CLUSTER_PYTHON, DS, OUTPUTS, namespace
 
+FORMATS = {t.table: t.format for t in DailyRevenue.outputs.values()}  # each output's declared format
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.services,
@@ -48,10 +51,15 @@ def test_two_qa_branches_run_the_demo_dag_into_their_own_namespaces(spark, demo_
         for table in OUTPUTS:
             name = f"{namespace(branch)}.{table}"
             (only_ds,) = after["partitions"][name]  # one partition: the run's own ds
-            location, rows = after["partitions"][name][only_ds]
+            version, rows = after["partitions"][name][only_ds]
             assert only_ds == DS and rows, f"{name} has no rows for {DS}"
-            # the version sits under this branch's own qa prefix
-            assert f"/{branch_slug(branch)}/demo/{table}/ds={DS}/run=" in location, location
+            # the table, and the version, sit under this branch's own qa prefix
+            home = f"/{branch_slug(branch)}/demo/{table}"
+            assert after["locations"][name].rstrip("/").endswith(home), after["locations"][name]
+            if FORMATS[table] == HIVE:
+                assert f"{home}/ds={DS}/run=" in version, version
+            else:  # an Iceberg table's versions are snapshots of the table in its directory
+                assert version.startswith(f"{name}@"), version
             # each run reports writing its own namespace's table, and nothing of the other's or production's
             assert re.search(rf"output {re.escape(name)} ds={DS}\s+rows=[1-9]", report), f"{branch} did not write {name}"
         assert other not in report and not re.search(r"output demo\.", report), f"{branch} wrote outside its namespace"
