@@ -13,7 +13,7 @@ export PYSPARK_JOBS_HOME := $(CURDIR)
 export PYSPARK_JOBS_VAR ?= $(CURDIR)/var
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup deps fetch services services-down services-status data demo e2e test test-sf1 chaos check lint package publish qa-diff bench bench-tpch clean
+.PHONY: help setup deps fetch services services-down services-status data demo e2e test test-sf1 chaos check check-against main-history lint package publish qa-diff bench bench-tpch clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -50,6 +50,18 @@ e2e: data ## the demo DAG in production's shape: YARN, S3, metastore service, se
 check: deps ## static check of every job's columns and types, no data read
 	$(BIN)/pyspark-jobs check
 
+# A breaking change fails unless the same change adds or edits migrations/<database>.<table>.toml
+# (docs/CHECK.md). CI fetches main first and names the merge base itself.
+# CI checkouts are shallow: check --against and diff --changed need the merge base with main.
+main-history: ## deepen a shallow clone and fetch origin/main
+	@if [ "$$(git rev-parse --is-shallow-repository)" = true ]; then \
+	  git fetch --quiet --unshallow origin || { echo "error: a shallow clone whose history could not be fetched: the merge base with main is needed" >&2; exit 2; }; \
+	fi
+	git fetch --quiet origin +refs/heads/main:refs/remotes/origin/main
+
+check-against: deps ## every output contract against REF's (default: the merge base with main): safe or breaking
+	$(BIN)/pyspark-jobs check --against $(REF)
+
 test: data ## lint, static check, then the pytest suite against the real services (without chaos)
 	$(MAKE) lint
 	$(MAKE) check
@@ -79,12 +91,16 @@ package: deps ## build dist/<branch-slug>/ for BRANCH (default: the current bran
 publish: package ## upload dist/<branch-slug>/ to the artifact store; PROD=1 also marks it production's
 	$(BIN)/python packaging/publish.py $(PACKAGE_BRANCH_ARG) $(if $(filter 1,$(PROD)),--prod)
 
-# After a branch's QA run: every job's outputs for QA_DS against production's, as Markdown and
-# JSON per job in QA_DIFF_DIR (a CI artifact). Differences are the report, not a failure (exit 1);
-# a missing output or any other error (exit 2) fails.
+# After a branch's QA run: every job that run wrote for QA_DS, against production, as Markdown
+# and JSON per job plus summary.md and summary.json (which also list the jobs the branch did not
+# run) in QA_DIFF_DIR, a CI artifact. Differences are the report, not a failure (exit 1); a job
+# that cannot be diffed, or a branch that wrote nothing for QA_DS (exit 2), fails.
 QA_DIFF_DIR ?= dist/qa-diff
-qa-diff: deps ## diff every job's qa outputs (BRANCH, default $$CIRCLE_BRANCH) for QA_DS against production into QA_DIFF_DIR
-	$(BIN)/pyspark-jobs diff --all --ds "$(QA_DS)" --branch "$(or $(BRANCH),$(CIRCLE_BRANCH))" --out-dir "$(QA_DIFF_DIR)"; \
+QA_BRANCH = $(or $(BRANCH),$(CIRCLE_BRANCH))
+qa-diff: deps ## diff the jobs the QA run of BRANCH (default $$CIRCLE_BRANCH) wrote for QA_DS and changed (since QA_DIFF_REF, default the merge base with main) against production into QA_DIFF_DIR
+	@$(if $(QA_DS),,$(error QA_DS is not set: give the ds the branch's QA run wrote, e.g. make qa-diff QA_DS=1995-03-15))
+	@$(if $(QA_BRANCH),,$(error no branch: give BRANCH=name (CI sets CIRCLE_BRANCH)))
+	$(BIN)/pyspark-jobs diff --all --changed $(QA_DIFF_REF) --ds "$(QA_DS)" --branch "$(QA_BRANCH)" --out-dir "$(QA_DIFF_DIR)"; \
 	status=$$?; test $$status -le 1
 
 BENCH_SF ?= 1

@@ -49,6 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="static check: columns and types of every job, no data read")
     check.add_argument("jobs", nargs="*", metavar="JOB")
+    check.add_argument(
+        "--against", nargs="?", const="", metavar="REF",
+        help="compare every output contract with REF's (default: the merge base with main) instead",
+    )
+    check.add_argument(
+        "--changed", action="store_true",
+        help="check only the jobs whose files differ from REF (--against), and the jobs downstream of them",
+    )
+    check.add_argument("--list", action="store_true", help="with --changed: print those jobs' names, check nothing")
 
     parity = sub.add_parser("parity", help="diff a SqlJob's output with the DataFrame job that replaces it")
     parity.add_argument("left", help="the legacy SqlJob")
@@ -60,14 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     diff = sub.add_parser("diff", help="what a branch changes in the data: every output against production's")
     diff.add_argument("jobs", nargs="*", metavar="JOB", help="the job(s) to diff (or --all)")
-    diff.add_argument("--all", action="store_true", help="every job")
+    diff.add_argument("--all", action="store_true", help="every job the branch wrote for --ds; the others are listed")
+    diff.add_argument(
+        "--changed", nargs="?", const="", metavar="REF",
+        help="with --all: only the jobs the branch changed relative to REF (default: the merge base with main)",
+    )
     diff.add_argument("--ds", required=True, help="the partition to compare, YYYY-MM-DD")
     diff.add_argument("--branch", required=True, help="the branch whose qa outputs are compared")
     diff.add_argument("--against", default="prod", metavar="prod|BRANCH", help="the baseline (default: prod)")
     diff.add_argument("--format", default="text", choices=("text", "markdown", "json"))
     diff.add_argument("--examples", type=int, default=5, metavar="N", help="example keys per difference")
     diff.add_argument("--relative-tolerance", type=float, default=1e-9, metavar="R", help="for float and double")
-    diff.add_argument("--out-dir", metavar="DIR", help="also write <job>.md and <job>.json there")
+    diff.add_argument("--out-dir", metavar="DIR", help="also write <job>.md, <job>.json, summary.md, summary.json there")
 
     qa = sub.add_parser("qa", help="qa deployments of branches")
     qa_sub = qa.add_subparsers(dest="qa_command", required=True, metavar="QA_COMMAND")
@@ -135,10 +148,37 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_check(jobs: list[str]) -> int:
-    from common.check import check_jobs
+def _cmd_check(args: argparse.Namespace) -> int:
+    if args.against is None and not args.changed:
+        from common.check import check_jobs
 
-    return 0 if check_jobs(jobs or None) else 1
+        return 0 if check_jobs(args.jobs or None) else 1
+    from pathlib import Path
+
+    from common.job_snapshot import repo_root
+
+    if args.jobs:
+        raise ParamError("check --against and --changed look at every job: give no JOB")
+    root = repo_root(Path.cwd())
+    if args.list and not args.changed:
+        raise ParamError("check --list lists the jobs --changed selects: give --changed too")
+    if args.changed:
+        from common.changed import changed_since
+
+        names = changed_since(args.against, root)
+        if args.list:
+            print("\n".join(names) if names else "", end="\n" if names else "")
+            return 0
+        if not names:
+            print("no job changed: nothing to check")
+            return 0
+        from common.check import check_jobs
+
+        print(f"checking {len(names)} changed job(s): {', '.join(names)}", file=sys.stderr)
+        return 0 if check_jobs(names) else 1
+    from common.against import check_against
+
+    return 0 if check_against(root, args.against, out=sys.stdout) else 1
 
 
 def _cmd_parity(args: argparse.Namespace) -> int:
@@ -153,33 +193,38 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from common.diff import Tolerance
-    from common.diff_jobs import diff_job
-    from common.diff_render import RENDERERS, render_json, render_markdown
-    from common.registry import discover
+    from common.diff_jobs import diff_branch
+    from common.diff_render import RENDERERS, SUMMARY_RENDERERS, render_json, render_markdown
 
     if bool(args.jobs) == args.all:
         raise ParamError("diff takes JOB [JOB ...] or --all, not both and not neither")
-    status = 0
-    for name in list(discover()) if args.all else args.jobs:
-        try:
-            result = diff_job(
-                name, ds=args.ds, branch=args.branch, against=args.against, examples=args.examples,
-                tolerance=Tolerance(relative=args.relative_tolerance),
-            )
-        except PysparkJobsError as exc:
-            if not args.all:
-                raise
-            print(f"error: {name}: {exc}", file=sys.stderr)
-            status = 2
-            continue
-        print(RENDERERS[args.format](result.reports, title=result.title))
-        if args.out_dir:
-            out = Path(args.out_dir)
-            out.mkdir(parents=True, exist_ok=True)
-            (out / f"{name}.md").write_text(render_markdown(result.reports, title=result.title))
-            (out / f"{name}.json").write_text(render_json(result.reports, title=result.title) + "\n")
-        status = max(status, 0 if result.equal else 1)
-    return status
+    if args.changed is not None and not args.all:
+        raise ParamError("diff --changed narrows --all: give --all, not job names")
+    changed = None
+    if args.changed is not None:
+        from common.changed import changed_since
+
+        changed = changed_since(args.changed or None, Path.cwd())
+    result = diff_branch(
+        None if args.all else args.jobs, ds=args.ds, branch=args.branch, against=args.against,
+        examples=args.examples, tolerance=Tolerance(relative=args.relative_tolerance), changed=changed,
+    )
+    for job, message in result.errors.items():
+        print(f"error: {message}" if len(args.jobs) == 1 else f"error: {job}: {message}", file=sys.stderr)
+    if len(args.jobs) == 1:
+        for one in result.diffs:
+            print(RENDERERS[args.format](one.reports, title=one.title))
+    else:
+        print(SUMMARY_RENDERERS[args.format](result))
+    if args.out_dir:
+        out = Path(args.out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for one in result.diffs:
+            (out / f"{one.job}.md").write_text(render_markdown(one.reports, title=one.title))
+            (out / f"{one.job}.json").write_text(render_json(one.reports, title=one.title) + "\n")
+        (out / "summary.md").write_text(SUMMARY_RENDERERS["markdown"](result))
+        (out / "summary.json").write_text(SUMMARY_RENDERERS["json"](result) + "\n")
+    return result.status
 
 
 def _cmd_qa_cleanup(args: argparse.Namespace) -> int:
@@ -224,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return _cmd_run(args)
         if args.command == "check":
-            return _cmd_check(args.jobs)
+            return _cmd_check(args)
         if args.command == "diff":
             return _cmd_diff(args)
         if args.command == "qa":

@@ -11,6 +11,7 @@ __all__ = [
     "SourceError",
     "QaIsolationError",
     "CheckError",
+    "RefError",
 ]
 
 
@@ -51,3 +52,7 @@ class QaIsolationError(PysparkJobsError):
 
 class CheckError(PysparkJobsError):
     """The static check found errors (the report lists them)."""
+
+
+class RefError(PysparkJobsError):
+    """A git ref is unknown, or the jobs at it do not load (`check --against`)."""

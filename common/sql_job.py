@@ -1,142 +1,108 @@
 """SqlJob: a legacy `.sql` file run inside the framework, the way SparkSqlOperator ran it.
 
 Its inputs (MySQL tables included) are registered as temporary views named after their
-aliases, the SQL is rendered with ds and typed params, and the result goes through the same
-writers and contracts as a DataFrame job — so a team can migrate one query at a time and
-diff the two (see common.parity).
+aliases, the SQL is rendered by Jinja with Airflow's template context for the run
+(common.templates), and the result goes through the same writers and contracts as a
+DataFrame job — so a team can migrate one query at a time and diff the two (see
+common.parity).
+
+Whether the rendered text is one read-only query is decided by Spark's own parser (see
+`run_query`), never by scanning the text: Spark executes commands (INSERT, DDL, SET, ADD
+JAR, CACHE...) as soon as `spark.sql` sees them, so unvetted text is only ever handed to
+Spark inside a SELECT.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
-from common.errors import ConfigError, ParamError
+from common.errors import ConfigError
 from common.job import Job, RunParams, Step, step
+from common.templates import airflow_context, render_template
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["SqlJob", "render_sql", "run_sql"]
+__all__ = ["SqlJob", "render_sql", "run_query", "run_sql"]
 
-_PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
-_GLUED_PLACEHOLDER = re.compile(r"[A-Za-z0-9_]\{\{\s*[a-z_][a-z0-9_]*\s*\}\}")
-# Statements that change anything: a SqlJob is one query and its writer does the writing.
-_FORBIDDEN = re.compile(
-    r"\b(INSERT|CREATE|DROP|ALTER|DELETE|UPDATE|MERGE|TRUNCATE|SET|RESET|USE|ADD|LOAD|MSCK|REFRESH|"
-    r"CACHE|UNCACHE|GRANT|REVOKE|REPAIR|ANALYZE|OVERWRITE|"
-    # calls into any static Java method, and Hive script transforms (`USING 'cmd'`) run a program
-    r"REFLECT|JAVA_METHOD|USING(?=\s*''))\b",
-    re.I,
-)
-_NAME_CHAR = re.compile(r"[A-Za-z0-9_]")
+_PARSE_LINE = re.compile(r"\(line (\d+), pos (\d+)\)")
+# Side effects a query can still have, in the analyzed plan as Spark prints it: a script
+# transform runs a program on the executors; reflect/java_method call any static Java method.
+_SCRIPT = re.compile(r"^[\s:|+\-]*ScriptTransformation\b", re.M)
+_REFLECT = re.compile(r"(?<![\w`])(reflect|java_method)\(", re.I)
+_FIELDS_CONF = "spark.sql.debug.maxToStringFields"
 
 
-def _code_only(sql: str) -> str:
-    """The SQL as Spark's lexer splits it, comments dropped, literals as `''`, quoted names as `q`.
+def render_sql(template: str, ds: str, params: Mapping[str, Any], name: str = "<sql>") -> str:
+    """The template rendered as Airflow renders it for a daily run of `ds` (common.templates)."""
+    return render_template(template, airflow_context(ds, params), name)
 
-    Mirrors Spark's rules where they differ from the obvious: comments nest, a `--` comment
-    ends at CR or LF but continues after a backslash-newline, `r'...'` strings have no
-    escapes, and backticks quote names. Where this scanner and Spark disagree, a statement
-    could hide behind what one of them takes for a string, so the rules are kept exact.
-    """
-    out: list[str] = []
-    i, n = 0, len(sql)
-    while i < n:
-        ch, two = sql[i], sql[i : i + 2]
-        if two == "--":
-            i += 2
-            while i < n and sql[i] not in "\r\n":
-                i += 2 if sql[i : i + 2] == "\\\n" else 1
-            out.append(" ")
-        elif two == "/*":
-            depth, i = 1, i + 2
-            while depth and i < n:
-                if sql[i : i + 2] in ("/*", "*/"):
-                    depth += 1 if sql[i] == "/" else -1
-                    i += 2
-                else:
-                    i += 1
-            if depth:
-                raise ConfigError("unterminated /* comment in the SQL")
-            out.append(" ")
-        elif ch in "'\"`":
-            # r'...' is a raw string only where the r starts a token, not ends a name like `for`
-            prefixed = bool(out) and out[-1] in ("r", "R")
-            raw = ch != "`" and prefixed and not (len(out) > 1 and _NAME_CHAR.match(out[-2]))
-            if raw:
-                out.pop()
-            j = i + 1
-            while j < n and (sql[j] != ch or (ch == "`" and sql[j + 1 : j + 2] == "`")):
-                escaped = sql[j] == "`" if ch == "`" else (sql[j] == "\\" and not raw)
-                j += 2 if escaped else 1
-            if j >= n:
-                raise ConfigError(f"unterminated {ch} quote in the SQL")
-            out.append(" q " if ch == "`" else " '' ")
-            i = j + 1
+
+def _wrapped(sql: str) -> str:
+    # Only a query fits between these parentheses: an INSERT, a DDL or a second statement
+    # is a syntax error there. The line breaks end a trailing `--` comment.
+    return "SELECT * FROM (\n" + sql.rstrip().rstrip(";").rstrip() + "\n)"
+
+
+def _parse_refusal(exc: Exception, sql: str, where: str) -> ConfigError:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    match = _PARSE_LINE.search(text)
+    if match and int(match.group(1)) - 1 > len(sql.rstrip().splitlines()):
+        text = "the SQL is empty or ends inside a comment or string"
+    elif match:  # the wrapper's first line shifts Spark's count by one
+        text = _PARSE_LINE.sub(f"(line {int(match.group(1)) - 1}, pos {match.group(2)})", text)
+    return ConfigError(f"{where}: a SqlJob runs exactly one query (SELECT, WITH ... SELECT, VALUES, TABLE); "
+                       f"its writer does the writing. Spark reads this SQL otherwise: {text}")
+
+
+def _analyzed_plan(spark: SparkSession, statement: str) -> str:
+    """The analyzed plan as EXPLAIN prints it, every field shown (EXPLAIN runs no command)."""
+    fields = spark.conf.get(_FIELDS_CONF, None)
+    spark.conf.set(_FIELDS_CONF, str(2**31 - 1))
+    try:
+        text = spark.sql("EXPLAIN EXTENDED " + statement).first()[0]
+    finally:
+        if fields is None:
+            spark.conf.unset(_FIELDS_CONF)
         else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
+            spark.conf.set(_FIELDS_CONF, fields)
+    return text.split("== Analyzed Logical Plan ==", 1)[-1].split("== Optimized Logical Plan ==", 1)[0]
 
 
-def _literal(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        if value != value or value in (float("inf"), float("-inf")):  # repr would be a name: nan, inf
-            raise ParamError(f"cannot render {value!r} into SQL: not a finite number")
-        return repr(value)
-    if isinstance(value, (str, date)):
-        text = str(value).replace("\\", "\\\\").replace("'", "\\'")
-        return f"'{text}'"
-    raise ParamError(f"cannot render a {type(value).__name__} into SQL")
+def run_query(spark: SparkSession, sql: str, where: str) -> DataFrame:
+    """The DataFrame of `sql` if Spark parses it as one read-only query; else a ConfigError.
+
+    Spark's grammar decides: `sql` runs as the subquery of `SELECT * FROM (...)`, where only
+    a query parses, and the statement handed to Spark is a SELECT, which Spark never runs
+    eagerly. The analyzed plan then must hold no script transform and no reflect call.
+    """
+    from pyspark.errors.exceptions.captured import ParseException
+
+    statement = _wrapped(sql)
+    try:
+        df = spark.sql(statement)  # a query: lazy, nothing runs until the writer's action
+    except ParseException as exc:
+        raise _parse_refusal(exc, sql, where) from None
+    plan = _analyzed_plan(spark, statement)
+    if _SCRIPT.search(plan):
+        raise ConfigError(f"{where}: a script transform (SELECT TRANSFORM ... USING 'program') runs a program; "
+                          "it is not allowed in a SqlJob")
+    called = _REFLECT.search(plan)
+    if called:
+        raise ConfigError(f"{where}: {called.group(1).lower()}() calls a Java method; it is not allowed in a SqlJob "
+                          "(a string literal spelling 'reflect(' also reads as one: build it with concat)")
+    return df
 
 
-def render_sql(template: str, values: Mapping[str, Any]) -> str:
-    """Replace `{{ name }}` by a typed SQL literal; strings are quoted and escaped."""
-
-    def sub(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in values:
-            raise ParamError(f"the SQL uses {{{{ {name} }}}} but the job has no such param (ds or a declared param)")
-        return _literal(values[name])
-
-    # Inside quotes or a comment, a value's quotes or newlines would end them; right after a
-    # name char, `r{{ v }}` would make the literal a raw string whose escapes don't count.
-    hidden = len(_PLACEHOLDER.findall(template)) - len(_PLACEHOLDER.findall(_code_only(template)))
-    if hidden or _GLUED_PLACEHOLDER.search(template):
-        raise ParamError(
-            "a {{ name }} placeholder sits inside a quoted string or comment or right after a name; "
-            "write it bare and apart, it renders as a quoted literal"
-        )
-    return _PLACEHOLDER.sub(sub, template)
-
-
-def check_query(sql: str, where: str) -> str:
-    """The SQL, if it is a single read-only query; else a ConfigError saying what was found."""
-    bare = _code_only(sql).strip().rstrip(";").strip()
-    if ";" in bare:
-        raise ConfigError(f"{where}: a SqlJob runs one query; found more than one statement")
-    first = bare.split(None, 1)[0].upper() if bare else ""
-    if first not in ("SELECT", "WITH", "("):
-        raise ConfigError(f"{where}: a SqlJob runs a query (SELECT or WITH), not {first or 'nothing'}")
-    bad = _FORBIDDEN.search(bare)
-    if bad:
-        what = "a script transform (USING 'program')" if bad.group(1).upper() == "USING" else bad.group(1).upper()
-        raise ConfigError(f"{where}: {what} is not allowed in a SqlJob; its writer does the writing")
-    return sql.strip().rstrip(";")
-
-
-def run_sql(*frames: DataFrame, sql: str, views: tuple[str, ...]) -> DataFrame:
+def run_sql(*frames: DataFrame, sql: str, views: tuple[str, ...], where: str = "SqlJob") -> DataFrame:
     """Register the inputs as views and run the query: the SqlJob's single step."""
     spark = frames[0].sparkSession
     for name, df in zip(views, frames):
         df.createOrReplaceTempView(name)
-    return spark.sql(sql)
+    return run_query(spark, sql, where)
 
 
 class SqlJob(Job):
@@ -145,13 +111,23 @@ class SqlJob(Job):
     sql_file: ClassVar[str] = ""
 
     @classmethod
+    def _sql_owner(cls) -> type[SqlJob]:
+        """The class that names the file: a subclass elsewhere reads its parent's SQL."""
+        return next(k for k in cls.__mro__ if "sql_file" in vars(k))
+
+    @classmethod
     def sql_path(cls) -> Path:
-        module = sys.modules[cls.__module__]
+        module = sys.modules[cls._sql_owner().__module__]
         return Path(module.__file__ or ".").parent / cls.sql_file
 
     @classmethod
+    def sql_name(cls) -> str:
+        """The SQL file as errors name it: `pyspark_jobs/tpch/sql/q01.sql`, also inside jobs.zip."""
+        return "/".join([*cls._sql_owner().__module__.split(".")[:-1], cls.sql_file])
+
+    @classmethod
     def sql_template(cls) -> str:
-        module = sys.modules[cls.__module__]
+        module = sys.modules[cls._sql_owner().__module__]
         loader = getattr(module, "__loader__", None)
         path = cls.sql_path()
         if hasattr(loader, "get_data"):  # also inside jobs.zip
@@ -161,7 +137,8 @@ class SqlJob(Job):
     def steps(self, p: RunParams) -> Mapping[str, Step]:
         if len(self.outputs) != 1:
             raise ConfigError(f"SqlJob {self.name} must have exactly one output")
-        sql = check_query(render_sql(self.sql_template(), p.as_dict()), f"{self.name} ({self.sql_file})")
+        where = f"{self.name} ({self.sql_file})"
+        sql = render_sql(self.sql_template(), p.ds, p.values, self.sql_name())
         (output,) = self.outputs
         views = tuple(self.inputs)
-        return {output: step(run_sql, *views, sql=sql, views=views, origin=f"{self.sql_path()}")}
+        return {output: step(run_sql, *views, sql=sql, views=views, where=where, origin=f"{self.sql_path()}")}

@@ -1,6 +1,6 @@
 """`make bench`: the framework measured against the SparkSqlOperator way, written to BENCHMARKS.md.
 
-    dev/bench.py [--sf 1] [--repeat 5] [--only shared,tpch,overhead,jdbc,check,dags,artifact,trino,cluster,diff]
+    dev/bench.py [--sf 1] [--repeat 5] [--only shared,tpch,overhead,jdbc,check,dags,artifact,trino,cluster,diff,publish]
 
 Machines here are shared and noisy: every ratio is computed pair by pair within one run (the
 framework and its baseline alternate), and the medians of those ratios are reported.
@@ -28,9 +28,10 @@ from common.session import prepare_local_conf_dir  # noqa: E402
 from common.settings import load_settings  # noqa: E402
 
 DS = "1995-03-15"
-SECTIONS = ("dags", "artifact", "trino", "check", "shared", "overhead", "jdbc", "tpch", "cluster", "diff")
+SECTIONS = ("dags", "artifact", "trino", "check", "shared", "overhead", "jdbc", "tpch", "cluster", "diff", "publish")
 # Sections measured on the test-size data whatever --sf says; the rest use --sf.
 SMALL = {"check": "0.01", "trino": "0.01", "diff": "0.01"}  # diff: its own data
+OWN_DATA = {"publish"}  # generates its data, loads no TPC-H
 QUERIES = [f"q{n:02d}" for n in range(1, 23)]
 
 
@@ -348,7 +349,8 @@ def dags(sf: str, repeat: int) -> list[str]:
 def script_section(title: str, cmd: list[str]) -> list[str]:
     out = subprocess.run(cmd, env=spark_env(), capture_output=True, text=True)
     body = out.stdout.strip() if out.returncode == 0 else f"failed (exit {out.returncode}): {out.stderr.strip()[-400:]}"
-    return [f"## {title}", "", f"`{' '.join(cmd[1:])}`", "", body, ""]
+    shown = " ".join(arg.removeprefix(f"{HOME}/") for arg in cmd[1:])  # the repository's paths, not this checkout's
+    return [f"## {title}", "", f"`{shown}`", "", body, ""]
 
 
 def machine() -> str:
@@ -413,7 +415,8 @@ def main() -> int:
     for section in wanted:
         print(f"bench: {section}", file=sys.stderr)
         started = time.perf_counter()
-        load(SMALL.get(section, args.sf))
+        if section not in OWN_DATA:
+            load(SMALL.get(section, args.sf))
         if section == "artifact":
             lines = script_section("7. Branch artifact", [str(BIN / "python"), str(HOME / "packaging" / "bench_artifact.py")])
         elif section == "trino":
@@ -425,6 +428,10 @@ def main() -> int:
         elif section == "diff":
             lines = script_section("10. Data diff: a lineitem-sized table against a branch copy",
                                    [str(BIN / "python"), str(HOME / "dev" / "bench_diff.py"), "--repeat",
+                                    str(min(args.repeat, 3))])
+        elif section == "publish":
+            lines = script_section("11. Publish cost per output on S3: Iceberg and Hive against INSERT OVERWRITE",
+                                   [str(BIN / "python"), str(HOME / "dev" / "bench_publish.py"), "--repeat",
                                     str(min(args.repeat, 3))])
         elif section == "tpch":
             lines = tpch(args.sf, args.tpch_repeat or args.repeat, args.queries.split(","))

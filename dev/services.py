@@ -460,6 +460,7 @@ class Trino(Service):
         (catalogs / "tpch.properties").write_text("connector.name=tpch\ntpch.column-naming=STANDARD\n")
         (catalogs / "memory.properties").write_text("connector.name=memory\n")
         (catalogs / "lake.properties").write_text(self.lake_catalog())
+        (catalogs / "iceberg.properties").write_text(self.iceberg_catalog())
         mysql_catalog = catalogs / "mysql.properties"
         if not (TRINO_HOME / "plugin" / "mysql").is_dir():
             print("trino: warning: the mysql plugin was not fetched, so the 'mysql' catalog is not configured",
@@ -476,18 +477,37 @@ class Trino(Service):
 
     @staticmethod
     def lake_catalog() -> str:
-        """The hive connector on the metastore service, reading S3 (moto) natively."""
+        """The hive connector on the metastore service, reading S3 (moto) natively; a query that
+        names an Iceberg table there is redirected to the `iceberg` catalog, so `lake.db.table`
+        reads either format."""
         return "".join(f"{k}={v}\n" for k, v in {
             "connector.name": "hive",
-            "hive.metastore.uri": cluster.metastore_uri(),
             "hive.non-managed-table-writes-enabled": "true",
+            "hive.iceberg-catalog-name": "iceberg",
+            **Trino.lake_storage(),
+        }.items())
+
+    @staticmethod
+    def iceberg_catalog() -> str:
+        """Iceberg's connector on the same metastore and S3: the tables Spark writes as Iceberg."""
+        return "".join(f"{k}={v}\n" for k, v in {
+            "connector.name": "iceberg",
+            "iceberg.catalog.type": "hive_metastore",
+            **Trino.lake_storage(),
+        }.items())
+
+    @staticmethod
+    def lake_storage() -> dict[str, str]:
+        """The metastore and native S3 (moto) settings both lake catalogs share."""
+        return {
+            "hive.metastore.uri": cluster.metastore_uri(),
             "fs.native-s3.enabled": "true",
             "s3.endpoint": cluster.s3_endpoint(),
             "s3.path-style-access": "true",
             "s3.region": cluster.AWS_KEYS["AWS_DEFAULT_REGION"],
             "s3.aws-access-key": cluster.AWS_KEYS["AWS_ACCESS_KEY_ID"],
             "s3.aws-secret-key": cluster.AWS_KEYS["AWS_SECRET_ACCESS_KEY"],
-        }.items())
+        }
 
     def command(self) -> list[str]:
         return [

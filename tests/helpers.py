@@ -64,10 +64,21 @@ def run_steps(job_name: str, frames: dict[str, DataFrame], ds: str, **params: st
 
 
 def partition_location(spark: SparkSession, physical: str, ds: str) -> str | None:
-    """Where the catalog points a table's ds partition (its current version), None if absent."""
+    """The current version of a table's ds partition, named as the writer's WriteResult.location
+    names it (a Hive partition's `run=` directory; an Iceberg table's `db.table@<snapshot>`), None
+    if absent."""
+    from common.io.table_format import provider
+    from common.io.warehouse import partition_exists
+
     if not spark.catalog.tableExists(physical):
         return None
     spark.catalog.refreshTable(physical)
+    if provider(spark, physical) == "iceberg":
+        if not partition_exists(spark, physical, "ds", ds):
+            return None
+        history = spark.sql(f"SELECT snapshot_id FROM {physical}.history WHERE is_current_ancestor "
+                            "ORDER BY made_current_at DESC LIMIT 1")
+        return f"{physical}@{history.first().snapshot_id}"
     if not spark.sql(f"SHOW PARTITIONS {physical} PARTITION (ds='{ds}')").count():
         return None
     described = spark.sql(f"DESCRIBE TABLE EXTENDED {physical} PARTITION (ds='{ds}')")
@@ -135,3 +146,15 @@ def put_artifact_stub(base_uri: str) -> None:
     s3.create_bucket(Bucket=bucket)
     for name in ARTIFACT_FILES:
         s3.put_object(Bucket=bucket, Key=f"{prefix.rstrip('/')}/{name}", Body=b"")
+
+
+def trino_rows(query: str) -> list[tuple]:
+    """A query's rows from the local Trino (plain HTTP, a user name only)."""
+    import trino
+
+    from common.settings import load_settings
+
+    settings = load_settings().trino
+    cursor = trino.dbapi.connect(host=settings.host, port=settings.port, user="pyspark-jobs-tests").cursor()
+    cursor.execute(query)
+    return [tuple(row) for row in cursor.fetchall()]

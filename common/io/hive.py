@@ -27,7 +27,7 @@ from common.io.table_format import Staged, Version, literal, location_of, run_da
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["HadoopFs", "HiveFormat", "now"]
+__all__ = ["HadoopFs", "HiveFormat", "wall_clock"]
 
 log = logging.getLogger(__name__)
 DAY_S = 24 * 3600
@@ -274,6 +274,6 @@ class HiveFormat:
         return restored
 
 
-def now() -> float:
+def wall_clock() -> float:
     """The wall clock, for retention: the one clock read the table formats make."""
     return time.time()

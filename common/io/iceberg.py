@@ -90,15 +90,21 @@ class IcebergFormat:
         ).collect()
 
     def publish(self, spark: SparkSession, staged: Staged) -> str:
-        spark.sql(f"CALL {_CATALOG}.system.cherrypick_snapshot({literal(staged.physical)}, {int(staged.handle)})").collect()
-        return f"{staged.physical}@{self._current(spark, staged.physical)}"
+        (row,) = spark.sql(
+            f"CALL {_CATALOG}.system.cherrypick_snapshot({literal(staged.physical)}, {int(staged.handle)})"
+        ).collect()
+        return f"{staged.physical}@{row.current_snapshot_id}"
 
     def expire(self, spark: SparkSession, table: Table, physical: str, now: float, ds: str | None = None) -> list[str]:
         """Expire the snapshots replaced longer than the retention period ago; deletes their files."""
         cutoff = datetime.fromtimestamp(now - table.retention_days * DAY_MS / 1000, tz=UTC)
+        at = literal(cutoff.strftime("%Y-%m-%d %H:%M:%S.%f"))
+        # The procedure runs Spark jobs over every manifest: call it only when a snapshot is due.
+        if not spark.sql(f"SELECT 1 FROM {physical}.snapshots WHERE committed_at < TIMESTAMP {at} LIMIT 1").collect():
+            return []
         row = spark.sql(
             f"CALL {_CATALOG}.system.expire_snapshots(table => {literal(physical)}, "
-            f"older_than => TIMESTAMP {literal(cutoff.strftime('%Y-%m-%d %H:%M:%S.%f'))}, retain_last => 1)"
+            f"older_than => TIMESTAMP {at}, retain_last => 1)"
         ).collect()[0]
         removed = int(row.deleted_data_files_count)
         return [f"{physical}: {removed} data files of expired snapshots"] if removed else []
@@ -158,12 +164,6 @@ class IcebergFormat:
             condition = f"`{dates[0]}` = {literal(run_date_value(dates[0], ds))}" if ds and dates else "true"
             spark.sql(f"DELETE FROM {physical} WHERE {condition}")
         return self.history(spark, table, physical, ds)[-1]
-
-    @staticmethod
-    def _current(spark: SparkSession, physical: str) -> int:
-        return spark.sql(
-            f"SELECT snapshot_id FROM {physical}.history WHERE is_current_ancestor ORDER BY made_current_at DESC LIMIT 1"
-        ).collect()[0].snapshot_id
 
     @staticmethod
     def _summary(row: Any, snapshots: dict[int, Any]) -> dict[str, str]:

@@ -158,7 +158,20 @@ class WarehouseWriter:
             for version, fmt in staged:
                 fmt.discard(spark, version)
             raise failed[0]
-        return [self._publish(spark, version, fmt, p) for version, fmt in staged]
+        results: list[WriteResult] = []
+        for i, (version, fmt) in enumerate(staged):
+            try:
+                results.append(self._publish(spark, version, fmt, p))
+            except BaseException:
+                # Outputs are published one after the other: those before stay published, the
+                # rest keep their previous version and their staged ones are discarded.
+                for later, later_fmt in staged[i + 1:]:
+                    later_fmt.discard(spark, later)
+                if results:
+                    log.error("published %s before the failure; %s keep their previous versions: rerun the job",
+                              ", ".join(r.table for r in results), ", ".join(v.physical for v, _ in staged[i:]))
+                raise
+        return results
 
     def _prepare(self, df: DataFrame, table: Table) -> tuple[DataFrame, Table, str, TableFormat]:
         """Checks that need no data, and the table created if new."""
@@ -199,7 +212,7 @@ class WarehouseWriter:
         location = fmt.publish(spark, staged)
         partition = ",".join("/".join(f"{c}={v}" for c, v in spec.items()) for spec in staged.partitions)
         try:
-            for removed in fmt.expire(spark, staged.table, staged.physical, hive.now(), p.ds):
+            for removed in fmt.expire(spark, staged.table, staged.physical, hive.wall_clock(), p.ds):
                 log.info("removed %s: replaced longer than the retention period ago", removed)
         except Exception as exc:  # noqa: BLE001 - the run's data is published; maintenance can wait
             log.warning("%s: expiring old versions failed (%s); `pyspark-jobs vacuum` retries it",

@@ -156,11 +156,14 @@ def _sql_variant(name: str, old: str, new: str) -> type[RevenueBySegmentSql]:
     return type(name, (RevenueBySegmentSql,), {"name": f"tests.check.{name}", "sql_template": classmethod(lambda cls: template)})
 
 
-_SHIPPED = "l_shipdate = date {{ ds }}"
+_SHIPPED = "l_shipdate = date '{{ ds }}'"
 SqlStringVsInteger = _sql_variant("sql_string_vs_integer", _SHIPPED, f"{_SHIPPED} and l_shipmode < 5")
-SqlStringVsDate = _sql_variant("sql_string_vs_date", _SHIPPED, "l_shipmode = date {{ ds }}")
+SqlStringVsDate = _sql_variant("sql_string_vs_date", _SHIPPED, "l_shipmode = date '{{ ds }}'")
 SqlDecimalTimesString = _sql_variant("sql_decimal_times_string", _SHIPPED, f"{_SHIPPED} and l_extendedprice * l_comment > 0")
 SqlExplicitCasts = _sql_variant("sql_explicit_casts", _SHIPPED, f"{_SHIPPED} and cast(l_shipmode as bigint) < 5")
+SqlUndefinedName = _sql_variant("sql_undefined_name", _SHIPPED, "l_shipdate = date '{{ yesterday_ds }}'")
+SqlUndefinedParam = _sql_variant("sql_undefined_param", _SHIPPED, "l_shipdate = date '{{ params.day }}'")
+SqlInsert = _sql_variant("sql_insert", "select", "insert overwrite table demo.revenue_by_segment select")
 
 
 class SqlColumnTypo(RevenueBySegmentSql):
@@ -187,6 +190,9 @@ class SqlColumnTypo(RevenueBySegmentSql):
         (OutputColumnMissing, "revenue_by_segment", ["missing column orders bigint"]),
         (NullableIntoNotNull, "revenue_by_segment", ["column n_name may be null but the contract says NOT NULL"]),
         (SqlColumnTypo, "revenue_by_segment", ["column c_segment does not exist (closest: c_mktsegment", "revenue_by_segment.sql]"]),
+        (SqlUndefinedName, "-", ["pyspark_jobs/demo/sql/revenue_by_segment.sql:13:", "'yesterday_ds'", "not in Airflow's context"]),
+        (SqlUndefinedParam, "-", ["pyspark_jobs/demo/sql/revenue_by_segment.sql:13:", "params.day", "params: none"]),
+        (SqlInsert, "revenue_by_segment", ["exactly one query", "Syntax error at or near 'table'", "(line 2, pos 17)"]),
     ],
 )
 def test_planted_mistake_is_named(spark, job, step_name, expected):

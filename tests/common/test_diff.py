@@ -1,5 +1,6 @@
 """The data diff: tolerances and multisets on hand-built frames, then `pyspark-jobs diff` on
-TPC-H outputs written by production and by two qa branches, one of which changes a transform."""
+TPC-H outputs written by production and by qa branches, one of which changes a transform, and
+`diff --all` choosing exactly the jobs a branch's QA run wrote."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ from common.contracts import Column, Contract, Table
 from common.diff import Tolerance, diff_frames
 from common.diff_jobs import diff_job
 from common.diff_render import render_markdown, render_text
-from common.environments import Environment
 from common.job import Job, step
+from common.registry import discover
 from common.runner import RunConfig, run_job
-from pyspark_jobs.tpch.tables import LINEITEM
-from tests.helpers import D, frame
+from pyspark_jobs.tpch.tables import LINEITEM, NATION
+from tests.helpers import D, drop_qa_databases, frame
 
 MONEY = "k int, amount decimal(15,2)"
 
@@ -142,23 +143,68 @@ class _DiscountBands(Job):
         return {"line_bands": step(line_bands, "lineitem", ds=p.ds), "band_counts": step(band_counts, "line_bands")}
 
 
-SAME, CHANGED = f"pj-diff-same-{DB[-8:]}", f"feature/pj-diff-band-{DB[-8:]}"
+def _nation_names(table: str) -> Table:
+    return Table(
+        f"{DB}.{table}",
+        Contract(
+            (
+                Column("n_nationkey", "int", nullable=False),
+                Column("n_name", "string", nullable=False),
+                Column("ds", "string", nullable=False),
+            ),
+            partition_by=("ds",),
+            primary_key=("n_nationkey",),
+        ),
+    )
+
+
+def nation_names(nation):  # noqa: ANN001, ANN201
+    return nation.select("n_nationkey", "n_name")
+
+
+class _NationNames(Job):
+    name = "tests.diff_nation_names"
+    inputs = {"nation": NATION}
+    outputs = {"names": _nation_names("nation_names")}
+
+    def steps(self, p):  # noqa: ANN001, ANN201
+        return {"names": step(nation_names, "nation")}
+
+
+class _Unreleased(_NationNames):
+    """A job a branch adds: production has never written it."""
+
+    name = "tests.diff_unreleased"
+    outputs = {"names": _nation_names("unreleased")}
+
+
+SUFFIX = DB[-8:]
+SAME, CHANGED, NEW = f"pj-diff-same-{SUFFIX}", f"feature/pj-diff-band-{SUFFIX}", f"pj-diff-new-{SUFFIX}"
+# What each side's run wrote for DS: production, and each branch's QA run.
+WRITES = {
+    None: [_DiscountBands, _NationNames],
+    SAME: [_DiscountBands],
+    CHANGED: [_DiscountBands, _NationNames],
+    NEW: [_NationNames, _Unreleased],
+}
 
 
 @pytest.fixture(scope="module")
 def written(spark):
-    """Production's outputs, an unchanged branch's and a branch whose high band starts at 0.05."""
+    """Production's outputs, an unchanged branch's, a branch whose high band starts at 0.05 and
+    a branch that adds a job production has not run."""
     try:
-        run_job(RunConfig(job=_DiscountBands.name, ds=DS, count_inputs=False), spark)
-        run_job(RunConfig(job=_DiscountBands.name, ds=DS, env="qa", branch=SAME, count_inputs=False), spark)
-        HIGH["edge"] = D("0.05")
-        run_job(RunConfig(job=_DiscountBands.name, ds=DS, env="qa", branch=CHANGED, count_inputs=False), spark)
+        for branch, jobs in WRITES.items():
+            HIGH["edge"] = D("0.05") if branch == CHANGED else D("0.06")
+            for job in jobs:
+                env = "qa" if branch else "local"
+                run_job(RunConfig(job=job.name, ds=DS, env=env, branch=branch, count_inputs=False), spark)
         yield
     finally:
         HIGH["edge"] = D("0.06")
-        for branch in (None, SAME, CHANGED):
-            database = Environment("qa", branch).qa_prefix + DB if branch else DB
-            spark.sql(f"DROP DATABASE IF EXISTS {database} CASCADE")
+        for branch in (SAME, CHANGED, NEW):
+            drop_qa_databases(spark, branch)
+        spark.sql(f"DROP DATABASE IF EXISTS {DB} CASCADE")
 
 
 @pytest.mark.services
@@ -218,3 +264,106 @@ def test_a_missing_side_is_one_line_naming_it_and_the_fix(spark, written, capsys
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: {message}") and "run `pyspark-jobs run tests.discount_bands" in err, err
     assert len(err.splitlines()) == 1
+
+
+def _not_run(*ran: type[Job]) -> list[str]:
+    """Every registered job but the ones a branch's QA run wrote, by name."""
+    return sorted(set(discover()) - {job.name for job in ran})
+
+
+@pytest.mark.services
+def test_all_diffs_exactly_the_jobs_the_branch_wrote_and_stores_them(spark, written, capsys, tmp_path):
+    argv = ["diff", "--all", "--ds", DS, "--branch", CHANGED, "--out-dir", str(tmp_path), "--format", "json"]
+    assert main(argv) == 1
+    out, err = capsys.readouterr()
+    assert err == ""
+    document = json.loads(out)  # several jobs on stdout are one JSON document
+    assert json.loads((tmp_path / "summary.json").read_text()) == document
+    assert document["equal"] is False and document["errors"] == {}
+    # by name: tests.diff_nation_names, then tests.discount_bands
+    assert [(j["job"], j["equal"]) for j in document["jobs"]] == [(_NationNames.name, True), (_DiscountBands.name, False)]
+    assert [t["table"] for t in document["jobs"][1]["tables"]] == [LINE_BANDS.name, BAND_COUNTS.name]
+    assert document["not_run"] == _not_run(_DiscountBands, _NationNames)
+    assert {"tpch.q01", "tpch.q01_sql", _Unreleased.name} <= set(document["not_run"])
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        [f"{_DiscountBands.name}.json", f"{_DiscountBands.name}.md", f"{_NationNames.name}.json",
+         f"{_NationNames.name}.md", "summary.json", "summary.md"]
+    )
+    assert json.loads((tmp_path / f"{_NationNames.name}.json").read_text())["equal"] is True
+
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.startswith(f"## diff ds={DS}: branch {CHANGED} against prod: **differs**")
+    assert f"| `{_DiscountBands.name}` | DIFFERENT |" in summary
+    assert f"| `{_NationNames.name}` | identical |" in summary
+    assert "Not run by the branch" in summary and "`tpch.q01_sql`" in summary
+    assert f"#### `{LINE_BANDS.name}` — DIFFERENT" in summary and "| `discount_band` | string |" in summary
+
+
+@pytest.mark.services
+def test_all_on_an_unchanged_branch_is_identical_and_lists_what_it_did_not_run(spark, written, capsys):
+    assert main(["diff", "--all", "--ds", DS, "--branch", SAME]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    first = out.splitlines()[0]
+    assert first.startswith(f"diff ds={DS}: branch {SAME} against prod: identical (0 different, 1 identical, ")
+    not_run = next(line for line in out.splitlines() if line.startswith("not run by the branch"))
+    assert not_run.endswith(": " + ", ".join(_not_run(_DiscountBands)))
+
+
+@pytest.mark.services
+def test_all_narrowed_to_the_changed_jobs_diffs_only_those_and_lists_the_others_as_unchanged(spark, written):
+    from common.diff_jobs import diff_branch
+    from common.diff_render import render_summary_markdown
+
+    result = diff_branch(ds=DS, branch=CHANGED, changed=[_DiscountBands.name, "tpch.q01"], spark=spark)
+    assert [d.job for d in result.diffs] == [_DiscountBands.name]  # q01 changed but not run: not diffed
+    assert result.unchanged == [_NationNames.name] and result.status == 1
+    assert "tpch.q01" in result.not_run
+    assert f"Unchanged by the branch (not diffed): `{_NationNames.name}`." in render_summary_markdown(result)
+
+
+def test_changed_narrows_all_only(capsys):
+    assert main(["diff", _DiscountBands.name, "--changed", "--ds", DS, "--branch", SAME]) == 2
+    assert capsys.readouterr().err.strip() == "error: diff --changed narrows --all: give --all, not job names"
+
+
+@pytest.mark.services
+def test_all_reports_a_job_it_cannot_diff_as_that_jobs_error_and_diffs_the_others(spark, written, capsys, tmp_path):
+    assert main(["diff", "--all", "--ds", DS, "--branch", NEW, "--out-dir", str(tmp_path)]) == 2
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [
+        f"error: {_Unreleased.name}: production has no table {DB}.unreleased: "
+        f"run `pyspark-jobs run {_Unreleased.name} --ds {DS} --env prod` first"
+    ]
+    document = json.loads((tmp_path / "summary.json").read_text())
+    assert [(j["job"], j["equal"]) for j in document["jobs"]] == [(_NationNames.name, True)]
+    assert list(document["errors"]) == [_Unreleased.name] and document["equal"] is False
+    assert f"| `{_Unreleased.name}` | error: production has no table {DB}.unreleased" in (tmp_path / "summary.md").read_text()
+
+
+@pytest.mark.services
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--all", "--branch", "pj-no-such-branch"],
+         f"branch 'pj-no-such-branch' wrote no job's outputs for ds={DS} (nothing in qa_pj_no_such_branch__"),
+        (["--all", "--branch", SAME, "--ds", "1993-03-02"], f"branch '{SAME}' wrote no job's outputs for ds=1993-03-02 "),
+        (["--all", _DiscountBands.name, "--branch", SAME], "diff takes JOB [JOB ...] or --all, not both and not neither"),
+        (["--all", "--branch", SAME, "--against", SAME], f"--against {SAME} is the branch itself: "),
+    ],
+)
+def test_all_with_nothing_to_diff_is_one_line_naming_it(spark, written, capsys, args, message):
+    argv = ["diff", "--ds", DS, *args]  # a later --ds wins
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"error: {message}") and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.services
+def test_several_named_jobs_are_one_document_without_a_not_run_list(spark, written, capsys):
+    argv = ["diff", _NationNames.name, _DiscountBands.name, "--ds", DS, "--branch", CHANGED, "--format", "markdown"]
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"## diff ds={DS}: branch {CHANGED} against prod: **differs**\n\n1 different, 1 identical.\n")
+    assert "Not run by the branch" not in out
+    assert out.count("\n### diff ") == 2

@@ -77,7 +77,7 @@ def warehouse_state(spark: SparkSession) -> dict[str, Any]:
         if not (spark.catalog.databaseExists(database) and spark.catalog.tableExists(table, database)):
             continue
         spark.catalog.refreshTable(name)
-        days = [row[0].split("=", 1)[1] for row in spark.sql(f"SHOW PARTITIONS {name}").collect()]
+        days = sorted(row.ds for row in spark.table(name).select("ds").distinct().collect())
         partitions[name] = {
             ds: (partition_location(spark, name, ds), sorted(tuple(r) for r in spark.table(name).where(f"ds = '{ds}'").collect()))
             for ds in days

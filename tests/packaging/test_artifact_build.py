@@ -89,8 +89,8 @@ def test_manifest_names_branch_targets_and_no_build_path(two_builds):
     assert manifest["python"]["version"].startswith("3.11.")
     assert manifest["spark"]["version"] == "3.5.7"
     assert manifest["runtime_requirements"] == [
-        "boto3==1.44.8", "botocore==1.44.8", "jmespath==1.1.0", "pycountry==24.6.1",
-        "python-dateutil==2.9.0.post0", "s3transfer==0.19.3", "six==1.17.0", "urllib3==2.8.0",
+        "boto3==1.44.8", "botocore==1.44.8", "jinja2==3.1.6", "jmespath==1.1.0", "markupsafe==3.0.4",
+        "pycountry==24.6.1", "python-dateutil==2.9.0.post0", "s3transfer==0.19.3", "six==1.17.0", "urllib3==2.8.0",
     ]
     assert set(manifest["files"]) == set(artifact.PAYLOAD)
     assert artifact.content_hash(manifest["files"]) == manifest["content_hash"]
@@ -113,6 +113,7 @@ def test_environment_archive_is_normalized(two_builds):
         assert len(names) == len(set(names)), "duplicate entries"
         site = "lib/python3.11/site-packages/"
         assert f"{site}pycountry/__init__.py" in names
+        assert f"{site}jinja2/sandbox.py" in names  # a SqlJob renders its SQL on the cluster
         assert not [n for n in names if n.startswith((f"{site}pyspark", f"{site}py4j", f"{site}pip"))]
         links = {m.name: m.linkname for m in members if m.issym()}
         assert links["bin/python3.11"] == "/usr/bin/python3.11"

@@ -216,7 +216,8 @@ def test_a_job_failing_on_yarn_runs_once_and_fails_the_task_with_the_drivers_err
 
 
 def test_trino_lake_returns_the_yarn_runs_outputs_as_spark_does(spark, yarn_run):
-    from tests.production.test_trino_lake import normalized, trino_rows
+    from tests.helpers import trino_rows
+    from tests.production.test_trino_lake import normalized
 
     assert yarn_run.result.returncode == 0, yarn_run.output[-4000:]
     for name in OUTPUTS:

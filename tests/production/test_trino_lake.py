@@ -10,24 +10,13 @@ import pytest
 
 from common.runner import RunConfig, run_job
 from common.slug import branch_slug
-from tests.helpers import drop_qa_databases
+from tests.helpers import drop_qa_databases, trino_rows
 
 pytestmark = pytest.mark.services
 
 BRANCH = "qa-test/trino-lake"
 DS = "1995-03-15"
 JOBS = ("tpch.q01", "tpch.q03", "tpch.q10")  # decimals, dates, strings, counts; 4, 10 and 20 rows
-
-
-def trino_rows(query: str) -> list[tuple]:
-    import trino
-
-    from common.settings import load_settings
-
-    settings = load_settings().trino
-    cursor = trino.dbapi.connect(host=settings.host, port=settings.port, user="pyspark-jobs-tests").cursor()
-    cursor.execute(query)
-    return [tuple(row) for row in cursor.fetchall()]
 
 
 def normalized(rows) -> list[tuple]:

@@ -270,3 +270,26 @@ def test_the_command_runner_gives_a_node_environment_without_the_callers(monkeyp
     assert not [key for key in env if key.startswith("PYSPARK_JOBS_")] and "not-for-the-node" not in done.stdout
     assert env["SPARK_CONF_DIR"] == env["HADOOP_CONF_DIR"] == str(cluster.CONF_DIR)
     assert env["AWS_ACCESS_KEY_ID"] == "testing" and env["SPARK_DIST_CLASSPATH"].endswith("/s3a/*")
+
+
+@pytest.mark.services
+def test_iceberg_commits_take_and_release_the_metastores_table_lock(spark, scratch_db):
+    """Iceberg's HiveCatalog locks the table in the metastore for each commit: the metastore's
+    transaction tables exist, the lock id advances per commit and no lock is left behind."""
+    from tests.helpers import mysql_connection
+
+    def next_lock_id() -> int:
+        with mysql_connection("metastore") as conn, conn.cursor() as cur:
+            cur.execute("SELECT NL_NEXT FROM NEXT_LOCK_ID")
+            return cur.fetchone()[0]
+
+    spark.sql(f"CREATE DATABASE {scratch_db}")
+    spark.sql(f"CREATE TABLE {scratch_db}.locked (id int) USING iceberg")
+    before = next_lock_id()
+    for value in (1, 2):
+        spark.sql(f"INSERT INTO {scratch_db}.locked VALUES ({value})")
+    assert next_lock_id() >= before + 2  # one lock per commit
+    with mysql_connection("metastore") as conn, conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM HIVE_LOCKS WHERE HL_DB = %s", (scratch_db,))
+        assert cur.fetchone()[0] == 0
+    assert sorted(r.id for r in spark.table(f"{scratch_db}.locked").collect()) == [1, 2]

@@ -10,7 +10,7 @@ from
 	join customer on o_custkey = c_custkey
 	join nation on c_nationkey = n_nationkey
 where
-	l_shipdate = date {{ ds }}
+	l_shipdate = date '{{ ds }}'
 group by
 	l_shipmode,
 	o_orderpriority

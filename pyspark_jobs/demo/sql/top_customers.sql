@@ -18,7 +18,7 @@ from (
 		join customer on o_custkey = c_custkey
 		join nation on c_nationkey = n_nationkey
 	where
-		l_shipdate = date {{ ds }}
+		l_shipdate = date '{{ ds }}'
 	group by
 		l_shipdate,
 		c_custkey,
@@ -26,4 +26,4 @@ from (
 		n_name
 ) ranked
 where
-	rank <= {{ top_n }}
+	rank <= {{ params.top_n }}

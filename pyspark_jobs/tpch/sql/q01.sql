@@ -15,7 +15,7 @@ select
 from
 	lineitem
 where
-	l_shipdate <= date '1998-12-01' - interval {{ delta }} day
+	l_shipdate <= date '1998-12-01' - interval {{ params.delta }} day
 group by
 	l_returnflag,
 	l_linestatus

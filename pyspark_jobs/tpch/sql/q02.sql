@@ -21,11 +21,11 @@ from
 where
 	p_partkey = ps_partkey
 	and s_suppkey = ps_suppkey
-	and p_size = {{ size }}
-	and p_type like concat('%', {{ type }})
+	and p_size = {{ params.size }}
+	and p_type like concat('%', '{{ params.type }}')
 	and s_nationkey = n_nationkey
 	and n_regionkey = r_regionkey
-	and r_name = {{ region }}
+	and r_name = '{{ params.region }}'
 	and ps_supplycost = (
 		select
 			min(ps_supplycost)
@@ -39,7 +39,7 @@ where
 			and s_suppkey = ps_suppkey
 			and s_nationkey = n_nationkey
 			and n_regionkey = r_regionkey
-			and r_name = {{ region }}
+			and r_name = '{{ params.region }}'
 	)
 order by
 	s_acctbal desc,

@@ -11,11 +11,11 @@ from
 	orders,
 	lineitem
 where
-	c_mktsegment = {{ segment }}
+	c_mktsegment = '{{ params.segment }}'
 	and c_custkey = o_custkey
 	and l_orderkey = o_orderkey
-	and o_orderdate < date {{ date }}
-	and l_shipdate > date {{ date }}
+	and o_orderdate < date '{{ params.date }}'
+	and l_shipdate > date '{{ params.date }}'
 group by
 	l_orderkey,
 	o_orderdate,

@@ -7,8 +7,8 @@ select
 from
 	orders
 where
-	o_orderdate >= date {{ date }}
-	and o_orderdate < date {{ date }} + interval '3' month
+	o_orderdate >= date '{{ params.date }}'
+	and o_orderdate < date '{{ params.date }}' + interval '3' month
 	and exists (
 		select
 			*

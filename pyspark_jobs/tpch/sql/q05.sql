@@ -18,9 +18,9 @@ where
 	and c_nationkey = s_nationkey
 	and s_nationkey = n_nationkey
 	and n_regionkey = r_regionkey
-	and r_name = {{ region }}
-	and o_orderdate >= date {{ date }}
-	and o_orderdate < date {{ date }} + interval '1' year
+	and r_name = '{{ params.region }}'
+	and o_orderdate >= date '{{ params.date }}'
+	and o_orderdate < date '{{ params.date }}' + interval '1' year
 group by
 	n_name
 order by

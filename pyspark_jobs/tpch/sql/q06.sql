@@ -6,7 +6,7 @@ select
 from
 	lineitem
 where
-	l_shipdate >= date {{ date }}
-	and l_shipdate < date {{ date }} + interval '1' year
-	and l_discount between {{ discount }} - 0.01 and {{ discount }} + 0.01
-	and l_quantity < {{ quantity }}
+	l_shipdate >= date '{{ params.date }}'
+	and l_shipdate < date '{{ params.date }}' + interval '1' year
+	and l_discount between {{ params.discount }} - 0.01 and {{ params.discount }} + 0.01
+	and l_quantity < {{ params.quantity }}

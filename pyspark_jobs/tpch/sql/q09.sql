@@ -27,7 +27,7 @@ from
 			and p_partkey = l_partkey
 			and o_orderkey = l_orderkey
 			and s_nationkey = n_nationkey
-			and p_name like concat('%', {{ color }}, '%')
+			and p_name like concat('%', '{{ params.color }}', '%')
 	) as profit
 group by
 	nation,

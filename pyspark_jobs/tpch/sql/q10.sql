@@ -18,8 +18,8 @@ from
 where
 	c_custkey = o_custkey
 	and l_orderkey = o_orderkey
-	and o_orderdate >= date {{ date }}
-	and o_orderdate < date {{ date }} + interval '3' month
+	and o_orderdate >= date '{{ params.date }}'
+	and o_orderdate < date '{{ params.date }}' + interval '3' month
 	and l_returnflag = 'R'
 	and c_nationkey = n_nationkey
 group by

@@ -13,12 +13,12 @@ from
 where
 	ps_suppkey = s_suppkey
 	and s_nationkey = n_nationkey
-	and n_name = {{ nation }}
+	and n_name = '{{ params.nation }}'
 group by
 	ps_partkey having
 		sum(ps_supplycost * ps_availqty) > (
 			select
-				sum(ps_supplycost * ps_availqty) * {{ fraction }}
+				sum(ps_supplycost * ps_availqty) * {{ params.fraction }}
 			from
 				partsupp,
 				supplier,
@@ -26,7 +26,7 @@ group by
 			where
 				ps_suppkey = s_suppkey
 				and s_nationkey = n_nationkey
-				and n_name = {{ nation }}
+				and n_name = '{{ params.nation }}'
 		)
 order by
 	value desc

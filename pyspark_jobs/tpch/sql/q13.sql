@@ -14,7 +14,7 @@ from
 		from
 			customer left outer join orders on
 				c_custkey = o_custkey
-				and o_comment not like concat('%', {{ word1 }}, '%', {{ word2 }}, '%')
+				and o_comment not like concat('%', '{{ params.word1 }}', '%', '{{ params.word2 }}', '%')
 		group by
 			c_custkey
 	) as c_orders

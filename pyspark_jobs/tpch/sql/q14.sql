@@ -12,5 +12,5 @@ from
 	part
 where
 	l_partkey = p_partkey
-	and l_shipdate >= date {{ date }}
-	and l_shipdate < date {{ date }} + interval '1' month
+	and l_shipdate >= date '{{ params.date }}'
+	and l_shipdate < date '{{ params.date }}' + interval '1' month

@@ -10,8 +10,8 @@ with revenue0 as
 	from
 		lineitem
 	where
-		l_shipdate >= date {{ date }}
-		and l_shipdate < date {{ date }} + interval '3' month
+		l_shipdate >= date '{{ params.date }}'
+		and l_shipdate < date '{{ params.date }}' + interval '3' month
 	group by
 		l_suppkey)
 

@@ -13,9 +13,9 @@ from
 	part
 where
 	p_partkey = ps_partkey
-	and p_brand <> {{ brand }}
-	and p_type not like concat({{ type }}, '%')
-	and p_size in ({{ size1 }}, {{ size2 }}, {{ size3 }}, {{ size4 }}, {{ size5 }}, {{ size6 }}, {{ size7 }}, {{ size8 }})
+	and p_brand <> '{{ params.brand }}'
+	and p_type not like concat('{{ params.type }}', '%')
+	and p_size in ({{ params.size1 }}, {{ params.size2 }}, {{ params.size3 }}, {{ params.size4 }}, {{ params.size5 }}, {{ params.size6 }}, {{ params.size7 }}, {{ params.size8 }})
 	and ps_suppkey not in (
 		select
 			s_suppkey

@@ -8,8 +8,8 @@ from
 	part
 where
 	p_partkey = l_partkey
-	and p_brand = {{ brand }}
-	and p_container = {{ container }}
+	and p_brand = '{{ params.brand }}'
+	and p_container = '{{ params.container }}'
 	and l_quantity < (
 		select
 			0.2 * avg(l_quantity)

@@ -20,7 +20,7 @@ where
 			lineitem
 		group by
 			l_orderkey having
-				sum(l_quantity) > {{ quantity }}
+				sum(l_quantity) > {{ params.quantity }}
 	)
 	and c_custkey = o_custkey
 	and o_orderkey = l_orderkey

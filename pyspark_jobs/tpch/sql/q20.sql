@@ -22,7 +22,7 @@ where
 				from
 					part
 				where
-					p_name like concat({{ color }}, '%')
+					p_name like concat('{{ params.color }}', '%')
 			)
 			and ps_availqty > (
 				select
@@ -32,11 +32,11 @@ where
 				where
 					l_partkey = ps_partkey
 					and l_suppkey = ps_suppkey
-					and l_shipdate >= date {{ date }}
-					and l_shipdate < date {{ date }} + interval '1' year
+					and l_shipdate >= date '{{ params.date }}'
+					and l_shipdate < date '{{ params.date }}' + interval '1' year
 			)
 	)
 	and s_nationkey = n_nationkey
-	and n_name = {{ nation }}
+	and n_name = '{{ params.nation }}'
 order by
 	s_name

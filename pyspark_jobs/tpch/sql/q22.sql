@@ -14,7 +14,7 @@ from
 			customer
 		where
 			substring(c_phone, 1, 2) in
-				({{ code1 }}, {{ code2 }}, {{ code3 }}, {{ code4 }}, {{ code5 }}, {{ code6 }}, {{ code7 }})
+				('{{ params.code1 }}', '{{ params.code2 }}', '{{ params.code3 }}', '{{ params.code4 }}', '{{ params.code5 }}', '{{ params.code6 }}', '{{ params.code7 }}')
 			and c_acctbal > (
 				select
 					avg(c_acctbal)
@@ -23,7 +23,7 @@ from
 				where
 					c_acctbal > 0.00
 					and substring(c_phone, 1, 2) in
-						({{ code1 }}, {{ code2 }}, {{ code3 }}, {{ code4 }}, {{ code5 }}, {{ code6 }}, {{ code7 }})
+						('{{ params.code1 }}', '{{ params.code2 }}', '{{ params.code3 }}', '{{ params.code4 }}', '{{ params.code5 }}', '{{ params.code6 }}', '{{ params.code7 }}')
 			)
 			and not exists (
 				select
