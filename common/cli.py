@@ -1,5 +1,6 @@
 """`pyspark-jobs`: list, describe, run and check jobs, diff a branch's data, clean up qa
-deployments; `pyspark_jobs/main.py` runs the same CLI under spark-submit."""
+deployments, administer tables (history, rollback, vacuum, migrate-table);
+`pyspark_jobs/main.py` runs the same CLI under spark-submit."""
 
 from __future__ import annotations
 
@@ -88,6 +89,28 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.add_argument("--older-than", default="14d", metavar="AGE", help="idle limit: 14d, 36h (default 14d)")
     cleanup.add_argument("--branch", action="append", metavar="NAME", help="only this branch (repeatable)")
     cleanup.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
+
+    def table_command(name: str, help: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=help)
+        command.add_argument("--env", default="local", choices=("local", "qa", "prod"))
+        command.add_argument("--branch", help="git branch; required with --env qa (its own copy of the table)")
+        return command
+
+    history = table_command("history", "a table's versions: version, run id, written at, rows, current")
+    history.add_argument("table", metavar="TABLE", help="the logical name jobs declare, e.g. tpch_reports.q01")
+    history.add_argument("--ds", help="one run date, YYYY-MM-DD (default: every date)")
+    history.add_argument("--json", action="store_true", help="JSON instead of a table")
+    rollback = table_command("rollback", "point a partition (or an unpartitioned table) back at an earlier version")
+    rollback.add_argument("table", metavar="TABLE")
+    rollback.add_argument("--ds", help="the run date; omitted for an unpartitioned table")
+    rollback.add_argument("--to", required=True, metavar="VERSION", help="a version `history` lists")
+    vacuum = table_command("vacuum", "remove the versions past each table's retention")
+    vacuum.add_argument("tables", nargs="*", metavar="TABLE", help="default: every warehouse table a job writes")
+    vacuum.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
+    migrate = table_command("migrate-table", "compare a table with its contract; apply the change when asked")
+    migrate.add_argument("table", metavar="TABLE")
+    migrate.add_argument("--apply", action="store_true", help="apply the change (default: print the plan)")
+    migrate.add_argument("--allow-breaking", action="store_true", help="with --apply: apply breaking changes too")
     return parser
 
 
@@ -252,6 +275,69 @@ def _cmd_qa_cleanup(args: argparse.Namespace) -> int:
     return 2 if any(c.refused for c in plan) else 0
 
 
+def _cmd_history(args: argparse.Namespace) -> int:
+    from common.environments import Environment
+    from common.session import get_spark
+    from common.table_admin import history, history_json, render_history, resolve
+
+    target = resolve(args.table, Environment(args.env, args.branch))
+    versions = history(get_spark("pyspark-jobs history"), target, args.ds)
+    print((history_json if args.json else render_history)(target, versions))
+    return 0
+
+
+def _cmd_rollback(args: argparse.Namespace) -> int:
+    from common.environments import Environment
+    from common.session import get_spark
+    from common.table_admin import resolve, rollback
+
+    target = resolve(args.table, Environment(args.env, args.branch))
+    done = rollback(get_spark("pyspark-jobs rollback"), target, args.ds, args.to)
+    where = f" ds={args.ds}" if args.ds else ""
+    if not done.changed:
+        print(f"{target.physical}{where} already reads version {args.to}: nothing changed")
+        return 0
+    restored, rows = done.restored, "?" if done.restored.rows is None else done.restored.rows
+    now = "" if done.current.version == restored.version else f" (now version {done.current.version})"
+    print(f"{target.physical}{where}: restored version {restored.version}{now}: run {restored.run_id or '-'}, "
+          f"{rows} rows; replaced version {done.previous.version if done.previous else '-'}")
+    return 0
+
+
+def _cmd_vacuum(args: argparse.Namespace) -> int:
+    from common.environments import Environment
+    from common.session import get_spark
+    from common.table_admin import resolve, vacuum, warehouse_outputs
+
+    env = Environment(args.env, args.branch)
+    targets = [resolve(name, env) for name in args.tables or warehouse_outputs()]
+    verb = "would remove" if args.dry_run else "removed"
+    for target, removed in vacuum(get_spark("pyspark-jobs vacuum"), targets, dry_run=args.dry_run):
+        print("\n".join(f"{verb} {item}" for item in removed) or f"{target.physical}: nothing past its retention")
+    return 0
+
+
+def _cmd_migrate_table(args: argparse.Namespace) -> int:
+    from common.environments import Environment
+    from common.session import get_spark
+    from common.table_admin import apply_migration, plan_migration, resolve
+
+    if args.allow_breaking and not args.apply:
+        raise ParamError("--allow-breaking goes with --apply")
+    spark = get_spark("pyspark-jobs migrate-table")
+    migration = plan_migration(spark, resolve(args.table, Environment(args.env, args.branch)))
+    print("\n".join(migration.lines()))
+    if not args.apply:
+        return 1 if migration.breaking else 0
+    for statement in apply_migration(spark, migration, allow_breaking=args.allow_breaking):
+        print(f"applied: {statement}")
+    return 0
+
+
+TABLE_COMMANDS = {"history": _cmd_history, "rollback": _cmd_rollback, "vacuum": _cmd_vacuum,
+                  "migrate-table": _cmd_migrate_table}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -272,6 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_check(args)
         if args.command == "diff":
             return _cmd_diff(args)
+        if args.command in TABLE_COMMANDS:
+            return TABLE_COMMANDS[args.command](args)
         if args.command == "qa":
             return _cmd_qa_cleanup(args)
         return _cmd_parity(args)

@@ -12,6 +12,7 @@ __all__ = [
     "QaIsolationError",
     "CheckError",
     "RefError",
+    "MigrationRefused",
 ]
 
 
@@ -56,3 +57,7 @@ class CheckError(PysparkJobsError):
 
 class RefError(PysparkJobsError):
     """A git ref is unknown, or the jobs at it do not load (`check --against`)."""
+
+
+class MigrationRefused(PysparkJobsError):
+    """`migrate-table --apply` changed nothing: no change to make, a breaking one not allowed, or one needing a rewrite."""

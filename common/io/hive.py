@@ -218,12 +218,14 @@ class HiveFormat:
             partitions.point(spec, f"{staged.handle}/{_path(spec, layout.rest)}".rstrip("/"))
         return staged.handle
 
-    def expire(self, spark: SparkSession, table: Table, physical: str, now: float, ds: str | None = None) -> list[str]:
+    def expire(
+        self, spark: SparkSession, table: Table, physical: str, now: float, ds: str | None = None, *, dry_run: bool = False
+    ) -> list[str]:
         """Delete the versions replaced longer than the retention period ago (of date `ds`, or all).
 
         A version was replaced when a newer one was written (its newest file): the previous
         version of a partition stays readable for the whole period after the write that
-        replaced it, however old its own files are."""
+        replaced it, however old its own files are. With `dry_run`, only list them."""
         fs, layout = HadoopFs(spark), _Layout.of(spark, table, physical)
         cutoff = now - table.retention_days * DAY_S
         removed = []
@@ -237,7 +239,8 @@ class HiveFormat:
                     continue
                 replaced = written[i + 1][0] if i + 1 < len(written) else own
                 if replaced < cutoff:
-                    fs.delete(version)
+                    if not dry_run:
+                        fs.delete(version)
                     removed.append(version)
         return removed
 

@@ -95,19 +95,36 @@ class IcebergFormat:
         ).collect()
         return f"{staged.physical}@{row.current_snapshot_id}"
 
-    def expire(self, spark: SparkSession, table: Table, physical: str, now: float, ds: str | None = None) -> list[str]:
-        """Expire the snapshots replaced longer than the retention period ago; deletes their files."""
+    def expire(
+        self, spark: SparkSession, table: Table, physical: str, now: float, ds: str | None = None, *, dry_run: bool = False
+    ) -> list[str]:
+        """Expire the snapshots replaced longer than the retention period ago; deletes their files.
+
+        Whole-table: Iceberg expires snapshots, not partitions (`ds` is ignored). With `dry_run`,
+        only list them: the snapshots older than the cutoff but the current one, as
+        `expire_snapshots(retain_last => 1)` chooses them."""
         cutoff = datetime.fromtimestamp(now - table.retention_days * DAY_MS / 1000, tz=UTC)
         at = literal(cutoff.strftime("%Y-%m-%d %H:%M:%S.%f"))
         # The procedure runs Spark jobs over every manifest: call it only when a snapshot is due.
-        if not spark.sql(f"SELECT 1 FROM {physical}.snapshots WHERE committed_at < TIMESTAMP {at} LIMIT 1").collect():
+        due = [r.snapshot_id for r in spark.sql(
+            f"SELECT snapshot_id FROM {physical}.snapshots WHERE committed_at < TIMESTAMP {at} ORDER BY committed_at"
+        ).collect()]
+        if not due:
             return []
+        (current,) = spark.sql(
+            f"SELECT snapshot_id FROM {physical}.history WHERE is_current_ancestor ORDER BY made_current_at DESC LIMIT 1"
+        ).collect()
+        older = [s for s in due if s != current.snapshot_id]
+        if dry_run:
+            return [f"{physical} snapshot {s}" for s in older]
         row = spark.sql(
             f"CALL {_CATALOG}.system.expire_snapshots(table => {literal(physical)}, "
             f"older_than => TIMESTAMP {at}, retain_last => 1)"
         ).collect()[0]
-        removed = int(row.deleted_data_files_count)
-        return [f"{physical}: {removed} data files of expired snapshots"] if removed else []
+        kept = {r.snapshot_id for r in spark.sql(f"SELECT snapshot_id FROM {physical}.snapshots").collect()}
+        removed = [f"{physical} snapshot {s}" for s in older if s not in kept]
+        files = int(row.deleted_data_files_count)
+        return removed + ([f"{physical}: {files} data files of expired snapshots"] if files else [])
 
     def history(self, spark: SparkSession, table: Table, physical: str, ds: str | None) -> list[Version]:
         """The published snapshots that wrote date `ds` (every published one without `ds`), oldest first.

@@ -140,6 +140,11 @@ class WarehouseWriter:
     def __repr__(self) -> str:
         return f"WarehouseWriter(env={self.env.name!r}, branch={self.env.branch!r})"
 
+    @property
+    def _env_flags(self) -> str:
+        """The environment as the table commands take it: a qa branch migrates its own copy."""
+        return f" --env qa --branch {self.env.branch}" if self.env.name == "qa" else ""
+
     def write(self, df: DataFrame, table: Table, p: RunParams) -> WriteResult:
         (result,) = self.write_all([(df, table)], p)
         return result
@@ -236,7 +241,7 @@ class WarehouseWriter:
                 raise ContractViolation(
                     table.name,
                     [f"existing table {physical} differs from the contract: {d}" for d in drift]
-                    + [f"review and apply the change with `pyspark-jobs migrate-table {table.name}`"],
+                    + [f"review and apply the change with `pyspark-jobs migrate-table {table.name}{self._env_flags}`"],
                 )
             return
         # EXTERNAL under the lake root: the files outlive the cluster (a managed table would

@@ -42,7 +42,7 @@ def test_bad_input_is_one_clear_line(args, message):
 def test_help_lists_the_commands():
     result = _cli("--help")
     assert result.returncode == 0
-    for command in ("list", "describe", "run", "check", "parity", "diff", "qa"):
+    for command in ("list", "describe", "run", "check", "parity", "diff", "qa", "history", "rollback", "vacuum", "migrate-table"):
         assert command in result.stdout
 
 
