@@ -84,7 +84,7 @@ def _split(task: LegacyTask) -> tuple[str, str, str] | Skipped:
                                                 "convert it by hand")
     table = re.sub(r"[`\s]", "", found.group("table")).lower()
     # The INSERT stays as a comment, line for line, so errors name the same lines.
-    head = "\n".join(f"-- was: {line.strip()} (the job's output)" for line in found.group("head").splitlines())
+    head = f"/* was: {found.group('head').replace('*/', '* /')} (the job's output) */"
     return table if "." in table else f"default.{table}", found.group("spec") or "", \
         found.group("lead") + head + task.sql[found.end():]
 
