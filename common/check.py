@@ -94,6 +94,11 @@ def check_job(spark: SparkSession, job_cls: type[Job], empty: dict[Contract, Dat
     `empty` holds an empty frame per contract, shared across jobs: a frame is built once.
     """
     empty = {} if empty is None else empty
+    todo = [Finding(job_cls.name, alias, "", f"{kind} {table.name}: contract to fill in ({table.contract.todo})")
+            for kind, tables in (("input", job_cls.inputs), ("output", job_cls.outputs))
+            for alias, table in tables.items() if table.contract.todo]
+    if todo:
+        return todo
     raw = {p.name: "0" for p in job_cls.params if p.default is REQUIRED}
     p = job_cls.parse_params(CHECK_DS, raw)
     job = job_cls()

@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--relative-tolerance", type=float, default=1e-9, metavar="R", help="for float and double")
     diff.add_argument("--out-dir", metavar="DIR", help="also write <job>.md, <job>.json, summary.md, summary.json there")
 
+    migrate = sub.add_parser("migrate", help="a legacy DAG's SparkSqlOperator tasks as SqlJobs, and a DAG running them")
+    migrate.add_argument("dag_file", metavar="DAG_FILE", help="the Airflow DAG file (read, never run)")
+    migrate.add_argument("--into", required=True, metavar="pyspark_jobs/DOMAIN", help="the domain package to write")
+    migrate.add_argument("--dags", default="dags", metavar="DIR", help="where the new DAG file goes (default: dags)")
+
     qa = sub.add_parser("qa", help="qa deployments of branches")
     qa_sub = qa.add_subparsers(dest="qa_command", required=True, metavar="QA_COMMAND")
     cleanup = qa_sub.add_parser("cleanup", help="drop the qa databases, data and artifacts of stale branches")
@@ -250,6 +255,25 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     return result.status
 
 
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from common.migrate_write import migrate
+    from common.session import get_spark
+    from common.settings import load_settings
+
+    try:
+        mysql = load_settings().mysql
+    except PysparkJobsError as exc:  # contracts of MySQL tables become placeholders
+        log.warning("MySQL settings unavailable, its tables get contracts to fill in: %s", exc)
+        mysql = None
+    spark = get_spark("pyspark-jobs migrate")
+    spark.sparkContext.setLogLevel("ERROR")
+    result = migrate(spark, Path(args.dag_file), Path(args.into), Path(args.dags), mysql)
+    print(result.render())
+    return 1 if result.differences else 0
+
+
 def _cmd_qa_cleanup(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -360,6 +384,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_diff(args)
         if args.command in TABLE_COMMANDS:
             return TABLE_COMMANDS[args.command](args)
+        if args.command == "migrate":
+            return _cmd_migrate(args)
         if args.command == "qa":
             return _cmd_qa_cleanup(args)
         return _cmd_parity(args)

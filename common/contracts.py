@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pyspark.sql.types import DataType, StructType
 
-__all__ = ["Column", "Contract", "Table", "FORMATS", "HIVE", "ICEBERG", "RUN_DATE_COLUMNS", "WAREHOUSE", "MYSQL"]
+__all__ = [
+    "Column", "Contract", "Table", "FORMATS", "HIVE", "ICEBERG", "RUN_DATE_COLUMNS", "TODO_COLUMN", "WAREHOUSE", "MYSQL",
+    "todo_contract",
+]
 
 WAREHOUSE = "warehouse"
 MYSQL = "mysql"
@@ -27,6 +30,8 @@ RUN_DATE_COLUMNS = {"ds": "%Y-%m-%d", "dt": "%Y%m%d"}
 # "mysql" is the default MySQL source; "mysql:<source>" another one, configured on its own.
 _MYSQL_SOURCE = re.compile(r"^mysql:[a-z][a-z0-9_]*$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+# The one column of a contract still to be written (`pyspark-jobs migrate` could not read it).
+TODO_COLUMN = "todo_fill_in_this_contract"
 
 
 @cache
@@ -69,6 +74,12 @@ class Contract:
             raise ValueError(f"contract partitions by {' and '.join(self.run_date_columns)}: one run-date column at most")
 
     @property
+    def todo(self) -> str:
+        """Why this contract is still to be written; "" for a real contract (`check` reports it)."""
+        first = self.columns[0] if len(self.columns) == 1 else None
+        return first.description or "to fill in" if first is not None and first.name == TODO_COLUMN else ""
+
+    @property
     def names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
@@ -98,6 +109,11 @@ class Contract:
         return T.StructType(
             [T.StructField(c.name, _spark_type(c.type), c.nullable) for c in cols]
         )
+
+
+def todo_contract(reason: str) -> Contract:
+    """A placeholder contract: `check` fails on it, with `reason`, until the columns are written."""
+    return Contract((Column(TODO_COLUMN, "string", description=reason),))
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from common.templates import airflow_context, render_template
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["SqlJob", "render_sql", "run_query", "run_sql"]
+__all__ = ["SqlJob", "as_subquery", "explained", "render_sql", "run_query", "run_sql"]
 
 _PARSE_LINE = re.compile(r"\(line (\d+), pos (\d+)\)")
 # Side effects a query can still have, in the analyzed plan as Spark prints it: a script
@@ -41,7 +41,7 @@ def render_sql(template: str, ds: str, params: Mapping[str, Any], name: str = "<
     return render_template(template, airflow_context(ds, params), name)
 
 
-def _wrapped(sql: str) -> str:
+def as_subquery(sql: str) -> str:
     # Only a query fits between these parentheses: an INSERT, a DDL or a second statement
     # is a syntax error there. The line breaks end a trailing `--` comment.
     return "SELECT * FROM (\n" + sql.rstrip().rstrip(";").rstrip() + "\n)"
@@ -58,8 +58,8 @@ def _parse_refusal(exc: Exception, sql: str, where: str) -> ConfigError:
                        f"its writer does the writing. Spark reads this SQL otherwise: {text}")
 
 
-def _analyzed_plan(spark: SparkSession, statement: str) -> str:
-    """The analyzed plan as EXPLAIN prints it, every field shown (EXPLAIN runs no command)."""
+def explained(spark: SparkSession, statement: str) -> str:
+    """EXPLAIN EXTENDED's text (parsed, analyzed, optimized plans), every field shown; runs nothing."""
     fields = spark.conf.get(_FIELDS_CONF, None)
     spark.conf.set(_FIELDS_CONF, str(2**31 - 1))
     try:
@@ -69,6 +69,12 @@ def _analyzed_plan(spark: SparkSession, statement: str) -> str:
             spark.conf.unset(_FIELDS_CONF)
         else:
             spark.conf.set(_FIELDS_CONF, fields)
+    return text
+
+
+def _analyzed_plan(spark: SparkSession, statement: str) -> str:
+    """The analyzed plan as EXPLAIN prints it, every field shown (EXPLAIN runs no command)."""
+    text = explained(spark, statement)
     return text.split("== Analyzed Logical Plan ==", 1)[-1].split("== Optimized Logical Plan ==", 1)[0]
 
 
@@ -81,7 +87,7 @@ def run_query(spark: SparkSession, sql: str, where: str) -> DataFrame:
     """
     from pyspark.errors.exceptions.captured import ParseException
 
-    statement = _wrapped(sql)
+    statement = as_subquery(sql)
     try:
         df = spark.sql(statement)  # a query: lazy, nothing runs until the writer's action
     except ParseException as exc:
