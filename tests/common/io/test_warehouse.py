@@ -11,7 +11,7 @@ import pytest
 from common.contracts import HIVE, ICEBERG, Column, Contract, Table
 from common.environments import Environment
 from common.errors import ContractViolation, QaIsolationError, SourceError
-from common.io.hive import HiveFormat, now
+from common.io.hive import HiveFormat, wall_clock
 from common.io.iceberg import IcebergFormat
 from common.io.table_format import described, format_for
 from common.io.warehouse import WarehouseReader, WarehouseWriter
@@ -226,9 +226,9 @@ def test_a_hive_rewrite_keeps_the_replaced_version_readable_until_the_retention_
     assert [(v.run_id, v.rows, v.current) for v in history] == [
         (old.rsplit("run=", 1)[1], 2, False), (new.rsplit("run=", 1)[1], 1, True)]
 
-    assert HiveFormat().expire(spark, table, table.name, now() + 2 * DAY_S) == []
+    assert HiveFormat().expire(spark, table, table.name, wall_clock() + 2 * DAY_S) == []
     assert os.path.isdir(_local(old))
-    removed = HiveFormat().expire(spark, table, table.name, now() + 3 * DAY_S + 60)
+    removed = HiveFormat().expire(spark, table, table.name, wall_clock() + 3 * DAY_S + 60)
     assert [_local(v) for v in removed] == [_local(old)]
     assert _run_dirs(spark, table.name) == {_local(v) for v in (new, other)}
     assert [v.run_id for v in HiveFormat().history(spark, table, table.name, "2024-01-01")] == [new.rsplit("run=", 1)[1]]
@@ -260,8 +260,8 @@ def test_a_killed_runs_hive_directory_is_deleted_only_after_the_retention(spark,
     history = HiveFormat().history(spark, table, table.name, "2024-01-01")
     assert {v.run_id: (v.rows, v.current) for v in history} == {
         first.rsplit("run=", 1)[1]: (1, False), "0killed0run0": (0, False), current.rsplit("run=", 1)[1]: (1, True)}
-    assert HiveFormat().expire(spark, table, table.name, now() + 2 * DAY_S) == []
-    removed = HiveFormat().expire(spark, table, table.name, now() + 3 * DAY_S + 60)
+    assert HiveFormat().expire(spark, table, table.name, wall_clock() + 2 * DAY_S) == []
+    removed = HiveFormat().expire(spark, table, table.name, wall_clock() + 3 * DAY_S + 60)
     assert sorted(_local(v) for v in removed) == sorted([_local(first), killed])
     assert _run_dirs(spark, table.name) == {_local(current)}
     assert_frame_equal(spark.table(table.name), [(2, "b", 2.0, "2024-01-01")])
@@ -299,9 +299,9 @@ def test_an_iceberg_rewrite_keeps_the_replaced_snapshot_readable_until_it_expire
     history = IcebergFormat().history(spark, table, table.name, "2024-01-01")
     assert [(v.version, v.rows, v.current) for v in history] == [(str(old), 2, False), (str(new), 1, True)]
 
-    assert IcebergFormat().expire(spark, table, table.name, now() + 2 * DAY_S) == []
+    assert IcebergFormat().expire(spark, table, table.name, wall_clock() + 2 * DAY_S) == []
     assert spark.read.option("snapshot-id", old).table(table.name).count() == 2
-    assert IcebergFormat().expire(spark, table, table.name, now() + 3 * DAY_S + 60)  # its files deleted
+    assert IcebergFormat().expire(spark, table, table.name, wall_clock() + 3 * DAY_S + 60)  # its files deleted
     with pytest.raises(Exception, match=str(old)):
         spark.read.option("snapshot-id", old).table(table.name).collect()
     assert [v.version for v in IcebergFormat().history(spark, table, table.name, "2024-01-01")] == [str(new)]
