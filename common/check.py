@@ -24,7 +24,7 @@ from common.errors import PysparkJobsError
 from common.graph import StepGraph
 from common.job import REQUIRED, Job, Step
 from common.lineage import contract_mismatches
-from common.registry import discover, get_job
+from common.registry import broken_modules, discover, get_job
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -154,6 +154,10 @@ def check_jobs(names: list[str] | None = None, *, spark: SparkSession | None = N
     ansi = spark.conf.get("spark.sql.ansi.enabled")
     spark.conf.set("spark.sql.ansi.enabled", "true")
     errors = 0
+    if not names:  # the modules that hold no checkable job because they do not import
+        for module, error in broken_modules().items():
+            print(f"FAIL {module}: the module does not import, its jobs are not checked: {error}", file=out)
+            errors += 1
     try:
         everyone = list(discover().values())
         empty: dict[Contract, DataFrame] = {}

@@ -120,12 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_list() -> int:
-    from common.registry import discover
+    from common.registry import broken_modules, discover
 
     for name, job in discover().items():
         meta = job.describe()
         print(f"{name}\n  in:  {', '.join(meta['inputs'].values())}\n  out: {', '.join(meta['outputs'].values())}")
-    return 0
+    for module, error in broken_modules().items():
+        print(f"error: module {module} failed to import, its jobs are missing: {error}", file=sys.stderr)
+    return 1 if broken_modules() else 0
 
 
 def _cmd_describe(name: str) -> int:

@@ -220,5 +220,4 @@ def run_job(config: RunConfig, spark: SparkSession | None = None) -> RunSummary:
     else:
         summary.inputs = [(a, where, None) for a, (_, where) in sources.items()]
     summary.timings.append(("total", time.perf_counter() - started))
-    log.info("run summary\n%s", summary.render())
-    return summary
+    return summary  # the caller shows it (the CLI prints it once)

@@ -37,6 +37,9 @@ SHIPPED_JARS = (MYSQL_CONNECTOR_JAR, ICEBERG_RUNTIME_JAR)
 ICEBERG_SPARK_CONF = {
     "spark.sql.extensions": "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
     "spark.sql.catalog.spark_catalog": "org.apache.iceberg.spark.SparkSessionCatalog",
+    # Load a table's current metadata at each use: a cached copy misses commits of other
+    # applications, and a table dropped and made again through the Hive side of the catalog.
+    "spark.sql.catalog.spark_catalog.cache-enabled": "false",
 }
 ICEBERG_CATALOG_TYPE = "spark.sql.catalog.spark_catalog.type"
 # The local Hive metastore service (dev/services.sh): the catalog every local Spark process shares.

@@ -85,6 +85,14 @@ def partition_location(spark: SparkSession, physical: str, ds: str) -> str | Non
     return described.filter("col_name = 'Location'").first()[1]
 
 
+def data_files(spark: SparkSession, physical: str, ds: str) -> set[str]:
+    """The files a read of a table's ds partition scans, whatever the table's format."""
+    from pyspark.sql import functions as F
+
+    spark.catalog.refreshTable(physical)
+    return {r[0] for r in spark.table(physical).where(F.col("ds") == ds).select(F.input_file_name()).distinct().collect()}
+
+
 def drop_qa_databases(spark: SparkSession, branch: str) -> None:
     """Drop every qa database of `branch` (a test's own qa namespaces, created by its runs)."""
     from common.environments import Environment

@@ -44,6 +44,26 @@ def _with_run_date(df: DataFrame, table: Table, ds: str) -> DataFrame:
     return df
 
 
+def _writer(df: DataFrame, physical: str, properties: dict[str, str]) -> Any:
+    """`df.writeTo(physical)`, each snapshot it commits carrying `properties`."""
+    writer = df.writeTo(physical)
+    for key, value in properties.items():
+        writer = writer.option(f"snapshot-property.{key}", value)
+    return writer
+
+
+def _date_is_the_partition(table: Table) -> bool:
+    """A run of date D replaces exactly the rows of D (the whole table without a run-date column)."""
+    return set(table.contract.partition_by) <= set(table.contract.run_date_columns)
+
+
+def _replaced_rows(table: Table, ds: str) -> Any:
+    from pyspark.sql import functions as F
+
+    dates = table.contract.run_date_columns
+    return F.col(dates[0]) == F.lit(run_date_value(dates[0], ds)) if dates else F.lit(True)
+
+
 class IcebergFormat:
     name = ICEBERG
 
@@ -67,32 +87,57 @@ class IcebergFormat:
         spark = df.sparkSession
         if spark.conf.get(WAP_ID, None) != run_id:
             raise RuntimeError(f"{WAP_ID} must be the run id while staging Iceberg writes")  # the writer sets it
-        (_with_run_date(df, table, ds).writeTo(physical)
-            .option(f"snapshot-property.{RUN_ID_PROPERTY}", run_id)
-            .option(f"snapshot-property.{DS_PROPERTY}", ds)
-            .overwritePartitions())
-        staged = spark.sql(
-            f"SELECT snapshot_id FROM {physical}.snapshots WHERE summary['wap.id'] = {literal(run_id)}"
-        ).collect()
+        properties = {RUN_ID_PROPERTY: run_id, DS_PROPERTY: ds}
+        _writer(_with_run_date(df, table, ds), physical, properties).overwritePartitions()
+        staged = self._staged(spark, physical, run_id)
+        empty = not staged  # a dynamic overwrite commits a snapshot exactly when it wrote data files
+        if empty and _date_is_the_partition(table):
+            # No rows: stage the date's replacement by no rows instead.
+            nothing = spark.createDataFrame([], spark.table(physical).schema)
+            _writer(nothing, physical, properties).overwrite(_replaced_rows(table, ds))
+            staged = self._staged(spark, physical, run_id)
+        if not staged:  # no rows, and the table has partition columns besides the date: nothing replaced
+            return Staged(table, physical, run_id, None, (), empty=True)
         if len(staged) != 1:
             raise SourceError(f"{physical}: expected one staged snapshot of run {run_id}, found {len(staged)}")
         dates = table.contract.run_date_columns
         partitions = ({dates[0]: run_date_value(dates[0], ds)},) if dates else ({},)
-        return Staged(table, physical, run_id, staged[0].snapshot_id, partitions)
+        return Staged(table, physical, run_id, staged[0], partitions, empty=empty)
+
+    @staticmethod
+    def _staged(spark: SparkSession, physical: str, run_id: str) -> list[int]:
+        return [r.snapshot_id for r in spark.sql(
+            f"SELECT snapshot_id FROM {physical}.snapshots WHERE summary['wap.id'] = {literal(run_id)}"
+        ).collect()]
 
     def read_staged(self, spark: SparkSession, staged: Staged) -> DataFrame:
+        if staged.handle is None:
+            return spark.createDataFrame([], spark.table(staged.physical).schema)
         return spark.read.option("snapshot-id", staged.handle).table(staged.physical)
 
     def discard(self, spark: SparkSession, staged: Staged) -> None:
+        if staged.handle is None:
+            return
         spark.sql(
             f"CALL {_CATALOG}.system.expire_snapshots(table => {literal(staged.physical)}, "
             f"snapshot_ids => array({int(staged.handle)}))"
         ).collect()
 
     def publish(self, spark: SparkSession, staged: Staged) -> str:
-        (row,) = spark.sql(
-            f"CALL {_CATALOG}.system.cherrypick_snapshot({literal(staged.physical)}, {int(staged.handle)})"
-        ).collect()
+        if staged.handle is None:
+            return f"{staged.physical} (unchanged: the run wrote no rows)"
+        try:
+            (row,) = spark.sql(
+                f"CALL {_CATALOG}.system.cherrypick_snapshot({literal(staged.physical)}, {int(staged.handle)})"
+            ).collect()
+        except Exception as exc:
+            if "cherry-pick" not in str(exc).lower():
+                raise
+            raise SourceError(
+                f"{staged.physical}: another run committed to the table while run {staged.run_id} emptied its "
+                f"partition, and Iceberg re-applies only appends and partition overwrites; nothing of this run "
+                f"was published to it. Run the job again: {exc}"
+            ) from None
         return f"{staged.physical}@{row.current_snapshot_id}"
 
     def expire(
@@ -172,14 +217,10 @@ class IcebergFormat:
         if ds is not None and dates:
             old = old.filter(F.col(dates[0]) == run_date_value(dates[0], ds))
         properties = {RUN_ID_PROPERTY: f"rollback-{version}", ROLLBACK_PROPERTY: version, **({DS_PROPERTY: ds} if ds else {})}
-        writer = old.writeTo(physical)
-        for key, value in properties.items():
-            writer = writer.option(f"snapshot-property.{key}", value)
         if old.limit(1).count():
-            writer.overwritePartitions()
-        else:  # the version held no rows: the partition is emptied
-            condition = f"`{dates[0]}` = {literal(run_date_value(dates[0], ds))}" if ds and dates else "true"
-            spark.sql(f"DELETE FROM {physical} WHERE {condition}")
+            _writer(old, physical, properties).overwritePartitions()
+        else:  # the version held no rows: the partition (the table, without ds) is emptied
+            _writer(old, physical, properties).overwrite(_replaced_rows(table, ds) if ds else F.lit(True))
         return self.history(spark, table, physical, ds)[-1]
 
     @staticmethod

@@ -32,6 +32,8 @@ class Staged:
     partitions: tuple[dict[str, str], ...] = ()  # the partitions it replaces ({} for a whole table)
     rows: int = 0
     seconds: float = 0.0
+    # The format saw the data hold no rows (Spark then reports no observed counts for the write).
+    empty: bool = False
 
 
 @dataclass(frozen=True)

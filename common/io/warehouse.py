@@ -17,7 +17,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterator, Sequence
 
 from common.conformance import count_columns, count_violations, duplicate_keys, proven_unique, schema_violations
@@ -201,7 +201,8 @@ class WarehouseWriter:
         counts = Observation()
         staged = fmt.stage(data.observe(counts, *count_columns(data, contract)), table, physical, run_id, p.ds)
         try:
-            rows, problems = count_violations(counts.get)
+            # An empty write reports no observed counts (waiting for them would never end).
+            rows, problems = (0, []) if staged.empty else count_violations(counts.get)
             key = contract.primary_key
             if rows and key and not proven_unique(data, key):
                 problems += duplicate_keys(fmt.read_staged(spark, staged).select(*key), contract)
@@ -210,7 +211,7 @@ class WarehouseWriter:
         except BaseException:
             fmt.discard(spark, staged)
             raise
-        return Staged(table, physical, run_id, staged.handle, staged.partitions, rows, time.perf_counter() - started)
+        return replace(staged, rows=rows, seconds=time.perf_counter() - started)
 
     def _publish(self, spark: SparkSession, staged: Staged, fmt: TableFormat, p: RunParams) -> WriteResult:
         """Make the staged version the one readers see, then expire versions past the table's retention."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow.sdk import DAG
 
-from common.registry import discover, get_job
+from common.registry import discover, get_job, require_importable
 from pj_airflow.deployment import Deployment, current_deployment
 from pj_airflow.graph import DependencyError, infer_dependencies, topological_order
 from pj_airflow.operator import SparkJobOperator
@@ -16,7 +16,10 @@ __all__ = ["job_names", "job_tasks", "jobs_dag"]
 
 
 def job_names(*, prefix: str = "", where: Callable[[str], bool] | None = None) -> list[str]:
-    """Registered job names starting with `prefix` and passing `where`, sorted."""
+    """Registered job names starting with `prefix` and passing `where`, sorted. A job module
+    under the prefix that fails to import fails the DAG file, naming the module (a DAG must
+    not silently run without one of its jobs)."""
+    require_importable(prefix, f"jobs named {prefix!r}... cannot all be loaded")
     return [name for name in discover() if name.startswith(prefix) and (where is None or where(name))]
 
 

@@ -48,6 +48,7 @@ ssl_mode = "verify_identity"
         ENV + "MYSQL_CRM_SSL_MODE": "VERIFY_IDENTITY",
         "spark.hadoop.hive.metastore.client.factory.class":
             "com.amazonaws.glue.catalog.metastore.AWSGlueDataCatalogHiveClientFactory",
+        "spark.sql.catalog.spark_catalog.type": "glue",  # Iceberg's tables: the same catalog
         "spark.sql.shuffle.partitions": "400",
         "spark.dynamicAllocation.enabled": "true",
     }

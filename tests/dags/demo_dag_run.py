@@ -122,7 +122,10 @@ def run_demo_dag(spark: SparkSession, dist: Path) -> DemoDagRun:
 
     alpha, beta = BRANCHES
     env = demo.airflow_env(alpha, Path(os.environ.get("PYSPARK_JOBS_VAR", ROOT / "var")))
-    env.update(PYSPARK_JOBS_DEPLOYMENT="qa", PYSPARK_JOBS_DIST=str(dist), PYSPARK_JOBS_TRINO_HTTP_SCHEME="https")
+    # The laptop's deployments (its metastore service is the catalog; dags/deployments.toml's
+    # examples name Glue), launched on local-cluster.
+    env.update(PYSPARK_JOBS_DEPLOYMENT="qa", PYSPARK_JOBS_DEPLOYMENTS=str(ROOT / "dev" / "deployments.toml"),
+               PYSPARK_JOBS_DIST=str(dist), PYSPARK_JOBS_TRINO_HTTP_SCHEME="https")
     demo.migrate_once(env)
 
     _production_has_the_ds(spark)

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DAGS = ROOT / "dags"
 
 PARSE = r'''
 import json, sys, time
+# The code comes from PYTHONPATH, as on an Airflow host, not from the virtualenv's editable install.
+sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, "__module__", "").startswith("__editable__")]
 started = time.perf_counter()
 from pathlib import Path
 from airflow.dag_processing.dagbag import BundleDagBag
@@ -45,11 +46,12 @@ print(json.dumps({
 '''
 
 
-def parse_dags(tmp_path: Path, **env: str) -> dict:
+def parse_dags(tmp_path: Path, root: Path = ROOT, **env: str) -> dict:
+    """Parse `root`/dags with `root` as the code (the project, or a copy of it)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK_JOBS_DEPLOYMENT", "PYSPARK_JOBS_BRANCH"))}
     environ.update(AIRFLOW_HOME=str(tmp_path / "airflow"), AIRFLOW__CORE__LOAD_EXAMPLES="False",
-                   PYTHONPATH=str(ROOT), **env)
-    run = subprocess.run([sys.executable, "-c", PARSE, str(DAGS)], env=environ, capture_output=True, text=True,
+                   PYTHONPATH=str(root), **env)
+    run = subprocess.run([sys.executable, "-c", PARSE, str(root / "dags")], env=environ, capture_output=True, text=True,
                          timeout=300, check=False)
     assert run.returncode == 0, run.stderr[-4000:]
     return json.loads(run.stdout.strip().splitlines()[-1])

@@ -145,7 +145,8 @@ def test_a_new_version_moves_the_pointer_and_keeps_the_old_one(tmp_path, moto_en
     publish.publish(branch="main", store=store, dist=tmp_path / "dist", log=lambda _: None)
     new = make_artifact(tmp_path / "dist", "main", "v2")
     result = publish.publish(branch="main", store=store, dist=tmp_path / "dist", log=lambda _: None)
-    assert len(result["uploaded"]) == 5
+    # environment, code, entry point, MySQL and Iceberg jars, manifest
+    assert len(result["uploaded"]) == 6
     assert read_json(moto_endpoint, bucket, "a/b/main/current.json")["content_hash"] == new["content_hash"]
     keys = objects(moto_endpoint, bucket)
     assert f"a/b/main/{old['content_hash']}/manifest.json" in keys
@@ -205,7 +206,7 @@ def test_local_folder_store(tmp_path):
     store = publish.open_store(str(tmp_path / "artifacts"))
     first = publish.publish(branch="main", store=store, dist=tmp_path / "dist", log=lambda _: None)
     second = publish.publish(branch="main", store=store, dist=tmp_path / "dist", log=lambda _: None)
-    assert len(first["uploaded"]) == 5 and second["uploaded"] == []
+    assert len(first["uploaded"]) == 6 and second["uploaded"] == []  # the five files and the manifest
     version_dir = tmp_path / "artifacts" / "main" / manifest["content_hash"]
     assert sorted(p.name for p in version_dir.iterdir()) == sorted([*artifact.PAYLOAD, "manifest.json"])
     pointer = json.loads((tmp_path / "artifacts" / "main" / "current.json").read_text())

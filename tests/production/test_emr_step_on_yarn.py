@@ -22,7 +22,7 @@ from types import SimpleNamespace
 import pytest
 
 from common.slug import branch_slug
-from tests.helpers import assert_frame_equal, load_dev_script
+from tests.helpers import assert_frame_equal, data_files, load_dev_script
 from tests.reliability.test_secrets_everywhere import Leaks, Secret
 
 pytestmark = [pytest.mark.services, pytest.mark.cluster]
@@ -147,9 +147,10 @@ def test_the_step_runs_verbatim_on_yarn_and_its_s3_outputs_equal_the_local_clust
     assert APP.search(yarn_run.output), "spark-submit named no YARN application"
     for name in OUTPUTS:
         on_s3, on_disk = f"{namespace(BRANCH)}.{name}", f"{namespace(LOCAL_BRANCH)}.{name}"
-        location = _describe(spark, on_s3)
-        assert location["Type"] == "EXTERNAL"
-        assert location["Location"] == f"s3://pyspark-jobs-lake/qa/{branch_slug(BRANCH)}/demo/{name}"
+        root = f"s3://pyspark-jobs-lake/qa/{branch_slug(BRANCH)}/demo/{name}"
+        assert _describe(spark, on_s3)["Location"] == root
+        files = data_files(spark, on_s3, DS)
+        assert files and all(f.startswith(f"{root}/") for f in files), files
         assert _describe(spark, on_disk)["Location"].startswith("file:")
         yarn_rows = spark.table(on_s3).where(f"ds = '{DS}'")
         assert yarn_rows.count() > 0, f"{on_s3} is empty"

@@ -69,9 +69,9 @@ def test_sigkill_while_writing_keeps_the_previous_version_and_the_next_run_compl
     assert all(version and rows for version, rows in before.values())
     # where each writer puts its staged version down: the ds directory (hive), the data directory (iceberg)
     watched = {
-        t: Path(urlparse(version).path).parent if table.format == HIVE
+        t: Path(urlparse(version).path).parent if TABLES[t].format == HIVE
         else Path(urlparse(described(spark, t)["Location"]).path) / "data"
-        for t, ((version, _), table) in zip(before, TABLES.items())
+        for t, (version, _) in before.items()
     }
     known = {t: _written(d, TABLES[t].format) for t, d in watched.items()}
     published = {t: _lineage(spark, t) for t in TABLES if TABLES[t].format != HIVE}
