@@ -52,7 +52,7 @@ def parse_dags(tmp_path: Path, root: Path = ROOT, **env: str) -> dict:
     environ.update(AIRFLOW_HOME=str(tmp_path / "airflow"), AIRFLOW__CORE__LOAD_EXAMPLES="False",
                    PYTHONPATH=str(root), **env)
     run = subprocess.run([sys.executable, "-c", PARSE, str(root / "dags")], env=environ, capture_output=True, text=True,
-                         timeout=300, check=False)
+                         timeout=300, check=False, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-4000:]
     return json.loads(run.stdout.strip().splitlines()[-1])
 
