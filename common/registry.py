@@ -23,17 +23,16 @@ __all__ = ["discover", "get_job", "all_jobs", "broken_modules", "broken_under", 
 PACKAGE = "pyspark_jobs"
 _SKIP = {"transforms", "main"}
 _discovered = False
-_broken: dict[str, str] = {}  # module name -> what went wrong importing it
+_broken: dict[str, tuple[str, str]] = {}  # module name -> (what went wrong importing it, file:line)
 
 
-def _failure(exc: BaseException) -> str:
-    """One line: the exception and the place in the job's own code where it was raised."""
+def _failure(exc: BaseException) -> tuple[str, str]:
+    """The exception in one line, and the place in the job's own code where it was raised."""
     if isinstance(exc, SyntaxError):
-        return f"SyntaxError: {exc.msg} ({exc.filename}:{exc.lineno})"
+        return f"SyntaxError: {exc.msg}", f"{exc.filename}:{exc.lineno}"
     frames = traceback.extract_tb(exc.__traceback__)
     ours = [f for f in frames if "importlib" not in f.filename] or frames
-    where = f" ({ours[-1].filename}:{ours[-1].lineno})" if ours else ""
-    return f"{type(exc).__name__}: {exc}{where}"
+    return f"{type(exc).__name__}: {exc}", f"{ours[-1].filename}:{ours[-1].lineno}" if ours else ""
 
 
 def _import(name: str) -> object | None:
@@ -73,10 +72,10 @@ def _in_broken(module: str) -> bool:
     return any(module == b or module.startswith(b + ".") for b in _broken)
 
 
-def broken_modules() -> dict[str, str]:
-    """Job modules that failed to import, each with its error (one line)."""
+def broken_modules(*, place: bool = True) -> dict[str, str]:
+    """Job modules that failed to import, each with its error (one line), and where it was raised."""
     discover()
-    return dict(sorted(_broken.items()))
+    return {m: f"{e} ({at})" if place and at else e for m, (e, at) in sorted(_broken.items())}
 
 
 def broken_under(prefix: str) -> dict[str, str]:
