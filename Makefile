@@ -41,8 +41,9 @@ services-status: ## health of each local service
 data: setup ## TPC-H at scale factor SF into the warehouse and MariaDB
 	$(BIN)/python dev/load_tpch.py --sf $(SF)
 
-demo: data ## run the demonstration job end to end and show its outputs
-	$(BIN)/python dev/demo.py --ds $(DS)
+# The set-up (`make data`) runs inside the demo, its output in the demo's log with the rest.
+demo: deps ## set up, run the demonstration job end to end, show its outputs (full log under var/logs)
+	@$(BIN)/python dev/demo.py --ds $(DS) --sf $(SF)
 
 e2e: data ## the demo DAG in production's shape: YARN, S3, metastore service, secrets; Trino reads the outputs
 	$(BIN)/python dev/e2e.py --ds $(DS)

@@ -88,6 +88,18 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--into", required=True, metavar="pyspark_jobs/DOMAIN", help="the domain package to write")
     migrate.add_argument("--dags", default="dags", metavar="DIR", help="where the new DAG file goes (default: dags)")
 
+    contracts = sub.add_parser("contracts", help="contracts from live schemas: import them, diff declared ones")
+    contracts_sub = contracts.add_subparsers(dest="contracts_command", required=True, metavar="CONTRACTS_COMMAND")
+    imports = contracts_sub.add_parser("import", help="print Table(...) code for tables as the metastore or MySQL describes them")
+    imports.add_argument("tables", nargs="+", metavar="DB.TABLE")
+    imports.add_argument("--store", metavar="warehouse|mysql|mysql:SOURCE",
+                         help="where the tables live (default: the metastore, then the default MySQL source)")
+    imports.add_argument("--out", metavar="FILE", help="write a module there instead of printing (refuses an existing file)")
+    cdiff = contracts_sub.add_parser("diff", help="where declared contracts and the live schemas differ")
+    cdiff.add_argument("tables", nargs="*", metavar="DB.TABLE", help="default: every source table a job reads")
+    cdiff.add_argument("--env", default="local", choices=("local", "qa", "prod"))
+    cdiff.add_argument("--branch", help="git branch; with --env qa, its copies of the tables jobs write")
+
     qa = sub.add_parser("qa", help="qa deployments of branches")
     qa_sub = qa.add_subparsers(dest="qa_command", required=True, metavar="QA_COMMAND")
     cleanup = qa_sub.add_parser("cleanup", help="drop the qa databases, data and artifacts of stale branches")
@@ -276,6 +288,47 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     return 1 if result.differences else 0
 
 
+def _cmd_contracts(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from common.contracts import WAREHOUSE
+    from common.environments import Environment
+    from common.live_schema import contract_differences, declared_tables, live_table, module_code
+    from common.session import get_spark
+    from common.settings import load_settings
+
+    settings = load_settings()
+    if args.contracts_command == "import":
+        out = Path(args.out) if args.out else None
+        if out is not None and out.exists():
+            raise ParamError(f"{out} exists: give --out a new file, or print the code and paste it")
+        spark = get_spark("pyspark-jobs contracts")
+        spark.sparkContext.setLogLevel("ERROR")
+        code = module_code([live_table(spark, settings, name, args.store) for name in args.tables])
+        if out is None:
+            print(code, end="")
+        else:
+            out.write_text(code)
+            print(f"wrote {out}: {', '.join(args.tables)}")
+        return 0
+    declared = declared_tables()
+    unknown = [name for name in args.tables if name not in declared]
+    if unknown:
+        raise ParamError(f"no job declares {', '.join(unknown)}: `pyspark-jobs list` shows the tables jobs read and write")
+    names = args.tables or [name for name, table in declared.items() if table.source]
+    env = Environment(args.env, args.branch)
+    spark = get_spark("pyspark-jobs contracts")
+    spark.sparkContext.setLogLevel("ERROR")
+    differences = 0
+    for name in names:
+        table = declared[name]
+        physical = None if table.source or table.store != WAREHOUSE else env.output_name(table)
+        lines = contract_differences(table, live_table(spark, settings, name, table.store, physical))
+        differences += len(lines)
+        print("\n".join(lines) if lines else f"{name}: as declared")
+    return 1 if differences else 0
+
+
 def _cmd_qa_cleanup(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -388,6 +441,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return TABLE_COMMANDS[args.command](args)
         if args.command == "migrate":
             return _cmd_migrate(args)
+        if args.command == "contracts":
+            return _cmd_contracts(args)
         if args.command == "qa":
             return _cmd_qa_cleanup(args)
         return _cmd_parity(args)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from common.contracts import HIVE, RUN_DATE_COLUMNS, Column, Contract, Table, todo_contract
 from common.errors import ConfigError
 from common.job import Param
+from common.live_schema import lake_format
 from common.migrate_dag import LegacyTask, MigrationError, Skipped
 from common.sql_job import as_subquery, explained, render_sql, run_query
 from common.templates import TemplateError
@@ -24,9 +25,8 @@ if TYPE_CHECKING:
 
     from pyspark.sql import SparkSession
 
-    from common.settings import MysqlSettings
 
-__all__ = ["ParsedTask", "parse_task", "read_contract", "output_contract", "MIGRATE_DS"]
+__all__ = ["ParsedTask", "parse_task", "output_contract", "MIGRATE_DS"]
 
 MIGRATE_DS = "2000-01-01"  # the ds templates render with while migrating (check's)
 _LEAD = r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*"
@@ -164,60 +164,14 @@ def parse_task(spark: SparkSession, task: LegacyTask, path: Path) -> ParsedTask 
     return ParsedTask(task, output, partition, rewritten, {a: t for t, a in aliases.items()}, _params(task))
 
 
-def _lake_contract(spark: SparkSession, name: str) -> Contract:
-    columns = spark.catalog.listColumns(name)
-    return Contract(tuple(Column(c.name, c.dataType, c.nullable) for c in columns),
-                    partition_by=tuple(c.name for c in columns if c.isPartition))
-
-
-def _mysql_contract(spark: SparkSession, mysql: MysqlSettings, name: str) -> Contract | None:
-    from common.io.mysql import DRIVER
-
-    db, table = name.split(".")
-    options = {"url": mysql.jdbc_url, "driver": DRIVER, "user": mysql.user, "password": mysql.password}
-    query = ("SELECT column_name, is_nullable, column_key FROM information_schema.columns "
-             f"WHERE table_schema = '{db}' AND table_name = '{table}' ORDER BY ordinal_position")
-    rows = spark.read.format("jdbc").options(**options, query=query).load().collect()
-    if not rows:
-        return None
-    schema = spark.read.format("jdbc").options(**options, dbtable=f"`{db}`.`{table}`").load().schema
-    nullable = {r[0].lower(): r[1] == "YES" for r in rows}
-    return Contract(tuple(Column(f.name, f.dataType.simpleString(), nullable.get(f.name.lower(), True))
-                          for f in schema),
-                    primary_key=tuple(r[0] for r in rows if r[2] == "PRI"))
-
-
-def read_contract(spark: SparkSession, mysql: MysqlSettings | None, name: str) -> Table:
-    """A source table as the metastore or MySQL describes it; a placeholder when neither can."""
-    from common.contracts import MYSQL
-
-    tried = []
-    try:
-        if spark.catalog.tableExists(name):
-            return Table(name, _lake_contract(spark, name), source=True)
-        tried.append("not in the metastore")
-    except Exception as exc:  # noqa: BLE001 - the metastore's failure is the placeholder's reason
-        tried.append(f"metastore unreachable: {str(exc).strip().splitlines()[0][:120]}")
-    if mysql is not None:
-        try:
-            contract = _mysql_contract(spark, mysql, name)
-            if contract is not None:
-                return Table(name, contract, store=MYSQL, source=True)
-            tried.append("not in MySQL's information_schema")
-        except Exception as exc:  # noqa: BLE001
-            tried.append(f"MySQL unreachable: {str(exc).strip().splitlines()[0][:120]}")
-    return Table(name, todo_contract("; ".join(tried) + ": write its columns"), source=True)
-
-
 def _existing_format(spark: SparkSession, name: str) -> str | None:
+    """HIVE for an existing non-Iceberg table (it keeps its format), else None (the default)."""
     try:
         if not spark.catalog.tableExists(name):
             return None
-        rows = spark.sql(f"DESCRIBE TABLE EXTENDED {name}").collect()
+        return HIVE if lake_format(spark, name) == HIVE else None
     except Exception:  # noqa: BLE001 - an unreachable metastore: the default format
         return None
-    provider = next((r[1] for r in rows if r[0] == "Provider"), "")
-    return None if (provider or "").lower() == "iceberg" else HIVE
 
 
 def output_contract(spark: SparkSession, parsed: ParsedTask, inputs: dict[str, Table]) -> Table:

@@ -9,7 +9,6 @@ tasks left alone, and any difference is reported.
 from __future__ import annotations
 
 import graphlib
-import json
 import re
 import shutil
 import tempfile
@@ -17,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from common.contracts import MYSQL, WAREHOUSE, Table
+from common.contracts import MYSQL, Table
+from common.live_schema import literal_code as _q
+from common.live_schema import read_contract, table_code
 from common.migrate_dag import LegacyDag, MigrationError, Skipped, read_dag
-from common.migrate_sql import ParsedTask, output_contract, parse_task, read_contract
+from common.migrate_sql import ParsedTask, output_contract, parse_task
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -84,37 +85,12 @@ def _module(task_id: str) -> str:
     return f"t_{name}" if name[0].isdigit() else name
 
 
-def _q(value: object) -> str:
-    """A Python literal in the project's style (double quotes)."""
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, tuple):
-        return "(" + ", ".join(map(_q, value)) + ("," if len(value) == 1 else "") + ")"
-    return repr(value)
-
-
-def _table_code(table: Table, pad: str = "") -> str:
-    contract = table.contract
-    if contract.todo:
-        code = f"todo_contract({_q(contract.todo)})"
-    else:
-        cols = "".join(f"{pad}            Column({_q(c.name)}, {_q(c.type)}{'' if c.nullable else ', nullable=False'}),\n"
-                       for c in contract.columns)
-        extra = "".join(f"{pad}        {k}={_q(v)},\n" for k, v in (("partition_by", contract.partition_by),
-                                                                  ("primary_key", contract.primary_key)) if v)
-        code = f"Contract(\n{pad}        (\n{cols}{pad}        ),\n{extra}{pad}    )"
-    kwargs = "".join([f",\n{pad}    store=" + ("MYSQL" if table.store == MYSQL else _q(table.store))
-                      if table.store != WAREHOUSE else "", f",\n{pad}    source=True" if table.source else "",
-                      f",\n{pad}    format={_q(table.format)}" if table.format != "iceberg" else ""])
-    return f"Table(\n{pad}    {_q(table.name)},\n{pad}    {code}{kwargs},\n{pad})"
-
-
 def _job_code(parsed: ParsedTask, m: Migration, inputs: dict[str, Table], producers: dict[str, str]) -> str:
     task, module = parsed.task, _module(parsed.task.task_id)
     cls = "".join(part.capitalize() for part in module.split("_")) + "Sql"
     imports = sorted({f"from pyspark_jobs.{m.domain}.{producers[t.name]} import OUTPUT as {producers[t.name].upper()}"
                       for t in inputs.values() if t.name in producers})
-    entries = "".join(f"    {_q(alias)}: {producers[t.name].upper() if t.name in producers else _table_code(t, '    ')},\n"
+    entries = "".join(f"    {_q(alias)}: {producers[t.name].upper() if t.name in producers else table_code(t, '    ')},\n"
                       for alias, t in inputs.items())
     every = [*inputs.values(), m.outputs[task.task_id]]
     names = (["MYSQL"] if any(t.store == MYSQL for t in every) else []) + ["Column", "Contract", "Table"] \
@@ -137,7 +113,7 @@ __all__ = ["INPUTS", "OUTPUT", "{cls}"]
 
 {todo}INPUTS = {{
 {entries}}}
-OUTPUT = {_table_code(m.outputs[task.task_id])}
+OUTPUT = {table_code(m.outputs[task.task_id])}
 
 
 class {cls}(SqlJob):

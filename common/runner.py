@@ -10,7 +10,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from common.environments import Environment
 from common.errors import PysparkJobsError, SourceError
@@ -142,8 +142,10 @@ class Plan:
     frames: dict[str, DataFrame]
 
 
-def plan_job(config: RunConfig, spark: SparkSession | None = None) -> Plan:
-    """Validate the run, then build every step's DataFrame (analysis only, no action)."""
+def plan_job(config: RunConfig, spark: SparkSession | None = None,
+             validated: Callable[[], None] | None = None) -> Plan:
+    """Validate the run, then build every step's DataFrame (analysis only, no action);
+    `validated` is called in between."""
     from common.session import get_spark
 
     if config.source not in SOURCES:
@@ -154,6 +156,8 @@ def plan_job(config: RunConfig, spark: SparkSession | None = None) -> Plan:
     graph = StepGraph.build(job_cls.name, job_cls().steps(p), set(job_cls.inputs), list(job_cls.outputs))
     for table in job_cls.outputs.values():
         env.check_write(env.output_name(table))  # refuse before any work is done
+    if validated is not None:
+        validated()
     spark = spark or get_spark(f"pyspark-jobs {job_cls.name} {p.ds}")
     sources = read_inputs(spark, job_cls.inputs, env, config)
     frames: dict[str, DataFrame] = {alias: df for alias, (df, _) in sources.items()}
@@ -168,13 +172,29 @@ def plan_job(config: RunConfig, spark: SparkSession | None = None) -> Plan:
     return Plan(job=job_cls, params=p, env=env, graph=graph, sources=sources, frames=frames)
 
 
+class _Progress:
+    """One log line as each phase of a run begins: where a long run is, on a terminal or in a step's log."""
+
+    def __init__(self, config: RunConfig, phases: list[str]) -> None:
+        self.config, self.phases, self.done = config, phases, 0
+        self.started = time.perf_counter()
+
+    def __call__(self, phase: str) -> None:
+        self.done += 1
+        log.info("%s ds=%s: [%d/%d] %s (%.1fs)", self.config.job, self.config.ds, self.done, len(self.phases),
+                 phase, time.perf_counter() - self.started)
+
+
 def run_job(config: RunConfig, spark: SparkSession | None = None) -> RunSummary:
     from pyspark import StorageLevel
 
     from common.io.warehouse import WarehouseWriter
 
     started = time.perf_counter()
-    plan = plan_job(config, spark)
+    phases = ["plan: read inputs, build the steps", "cache the shared steps, check input keys",
+              "write, check and publish the outputs"] + (["count input rows"] if config.count_inputs else [])
+    progress = _Progress(config, phases)
+    plan = plan_job(config, spark, validated=lambda: progress(phases[0]))
     job_cls, p, env, graph, sources, frames = (
         plan.job, plan.params, plan.env, plan.graph, plan.sources, plan.frames
     )
@@ -187,6 +207,7 @@ def run_job(config: RunConfig, spark: SparkSession | None = None) -> RunSummary:
     # both finish before anything is written.
     keys = ThreadPoolExecutor(max_workers=1)
     checked = keys.submit(check_keys, sources, job_cls.inputs)
+    progress(phases[1])
     try:
         for name in graph.cached:
             before = _persisted_ids(spark)
@@ -202,6 +223,7 @@ def run_job(config: RunConfig, spark: SparkSession | None = None) -> RunSummary:
         checked.result()
         summary.timings.append(("wait for input key checks", time.perf_counter() - t))
         # All outputs staged at once, then published together: see WarehouseWriter.
+        progress(phases[2])
         t = time.perf_counter()
         outputs = job_cls.outputs.items()
         summary.outputs = WarehouseWriter(env=env).write_all([(frames[alias], table) for alias, table in outputs], p)
@@ -214,6 +236,7 @@ def run_job(config: RunConfig, spark: SparkSession | None = None) -> RunSummary:
             log.info("unpersisted %s", name)
 
     if config.count_inputs:
+        progress(phases[3])
         t = time.perf_counter()
         summary.inputs = [(a, where, df.count()) for a, (df, where) in sources.items()]
         summary.timings.append(("count inputs", time.perf_counter() - t))
