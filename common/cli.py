@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sample", type=int, metavar="ROWS", help="with --source trino: a key-consistent sample")
     run.add_argument("--sample-pct", type=float, metavar="P", help="with --source trino: sample P percent")
     run.add_argument("--refresh", action="store_true", help="with --source trino: ignore the local cache")
-    run.add_argument("--no-input-counts", action="store_true", help="skip counting input rows in the summary")
+    run.add_argument("--no-input-counts", action="store_true",
+                     help="leave out the rows each input read (from the scans' SQL metrics, no extra read)")
 
     check = sub.add_parser("check", help="static check: columns and types of every job, no data read")
     check.add_argument("jobs", nargs="*", metavar="JOB")

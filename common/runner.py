@@ -6,10 +6,14 @@ and the summary, so every job runs the same way locally and on EMR.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from common.environments import Environment
@@ -17,6 +21,7 @@ from common.errors import PysparkJobsError, SourceError
 from common.graph import StepGraph
 from common.job import RunParams
 from common.registry import get_job
+from common.scan_metrics import KEY_CHECK, ScanMetrics, scan_names
 from common.settings import load_settings
 
 if TYPE_CHECKING:
@@ -57,6 +62,29 @@ class RunSummary:
     timings: list[tuple[str, float]] = field(default_factory=list)
     cached: list[tuple[str, str, int, int]] = field(default_factory=list)  # step, level, rows, bytes
     notes: list[str] = field(default_factory=list)
+    json_path: Path | None = None  # where write_json put it
+
+    def as_json(self) -> dict[str, Any]:
+        """The summary for machines (Airflow's XCom, lineage): inputs with the rows their scans
+        read, outputs with rows and run ids, cached steps with sizes, seconds per phase."""
+        return {
+            "job": self.job, "ds": self.ds, "env": self.env,
+            "inputs": [{"alias": a, "from": where, "rows_read": rows} for a, where, rows in self.inputs],
+            "outputs": [{"table": o.table, "partition": o.partition, "rows": o.rows, "format": o.format,
+                         "run_id": o.run_id, "location": o.location} for o in self.outputs],
+            "cached": [{"step": n, "level": lv, "rows": r, "bytes": b} for n, lv, r, b in self.cached],
+            "seconds": {what: round(seconds, 3) for what, seconds in self.timings},
+            "notes": self.notes,
+        }
+
+    def write_json(self, logs: Path) -> Path:
+        """The JSON summary in `logs`, named by job, ds and time; its path is kept for render()."""
+        logs.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        path = logs / f"summary-{self.job}-{self.ds}-{stamp}-{uuid.uuid4().hex[:6]}.json"
+        path.write_text(json.dumps(self.as_json(), indent=2) + "\n")
+        self.json_path = path
+        return path
 
     def render(self) -> str:
         lines = [f"job {self.job} ds={self.ds} env={self.env}"]
@@ -69,7 +97,15 @@ class RunSummary:
         for what, seconds in self.timings:
             lines.append(f"  time   {what:<28} {seconds:7.2f}s")
         lines += [f"  note   {n}" for n in self.notes]
+        lines += [f"  json   {self.json_path}"] if self.json_path else []
         return "\n".join(lines)
+
+
+def run_logs() -> Path:
+    """Where a run's JSON summary goes: next to the run's logs. In a YARN container (EMR's
+    cluster mode) its log directory, collected with the container's logs; else var/logs/runs."""
+    yarn = os.environ.get("LOG_DIRS", "").split(",")[0]
+    return Path(yarn) if yarn else load_settings().var / "logs" / "runs"
 
 
 def _cache_bytes(spark: SparkSession, before: set[int]) -> int:
@@ -115,7 +151,20 @@ def read_inputs(
 
 
 def check_keys(sources: Mapping[str, tuple[DataFrame, str]], inputs: Mapping[str, Table]) -> None:
-    """The keys and NOT NULL columns of every input declared `check_keys`, or a SourceError."""
+    """The keys and NOT NULL columns of every input declared `check_keys`, or a SourceError.
+    Its Spark jobs are described as key checks: their scans are not the job's reads."""
+    checked = [alias for alias, table in inputs.items() if table.check_keys]
+    if not checked:
+        return
+    context = sources[checked[0]][0].sparkSession.sparkContext
+    context.setJobDescription(KEY_CHECK)
+    try:
+        _check_keys(sources, {alias: inputs[alias] for alias in checked})
+    finally:
+        context.setJobDescription(None)  # type: ignore[arg-type] - None clears it
+
+
+def _check_keys(sources: Mapping[str, tuple[DataFrame, str]], inputs: Mapping[str, Table]) -> None:
     from common.conformance import data_violations
 
     for alias, table in inputs.items():
@@ -192,7 +241,7 @@ def run_job(config: RunConfig, spark: SparkSession | None = None) -> RunSummary:
 
     started = time.perf_counter()
     phases = ["plan: read inputs, build the steps", "cache the shared steps, check input keys",
-              "write, check and publish the outputs"] + (["count input rows"] if config.count_inputs else [])
+              "write, check and publish the outputs"] + (["input rows from the scans"] if config.count_inputs else [])
     progress = _Progress(config, phases)
     plan = plan_job(config, spark, validated=lambda: progress(phases[0]))
     job_cls, p, env, graph, sources, frames = (
@@ -202,6 +251,7 @@ def run_job(config: RunConfig, spark: SparkSession | None = None) -> RunSummary:
     summary = RunSummary(job=job_cls.name, ds=p.ds, env=env.name if not env.slug else f"qa/{env.slug}")
     summary.timings.append(("plan (read inputs, build steps)", time.perf_counter() - started))
 
+    scans = ScanMetrics(spark) if config.count_inputs else None  # before the run's first action
     level = StorageLevel.MEMORY_AND_DISK
     # Inputs' keys are checked while the shared steps are cached: both are Spark jobs, and
     # both finish before anything is written.
@@ -238,9 +288,13 @@ def run_job(config: RunConfig, spark: SparkSession | None = None) -> RunSummary:
     if config.count_inputs:
         progress(phases[3])
         t = time.perf_counter()
-        summary.inputs = [(a, where, df.count()) for a, (df, where) in sources.items()]
-        summary.timings.append(("count inputs", time.perf_counter() - t))
+        read = scans.rows_read({alias: () if where.startswith("trino ") else scan_names(job_cls.inputs[alias], where)
+                                for alias, (_, where) in sources.items()})
+        summary.inputs = [(a, where, read[a]) for a, (_, where) in sources.items()]
+        summary.notes += [scans.reason] if scans.reason else []
+        summary.timings.append(("input rows from the scans' metrics", time.perf_counter() - t))
     else:
         summary.inputs = [(a, where, None) for a, (_, where) in sources.items()]
     summary.timings.append(("total", time.perf_counter() - started))
+    summary.write_json(run_logs())
     return summary  # the caller shows it (the CLI prints it once)

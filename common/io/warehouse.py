@@ -101,6 +101,7 @@ class WriteResult:
     location: str
     seconds: float = 0.0  # staging: writing and validating the new version
     format: str = ""
+    run_id: str = ""  # the version's run id, as `pyspark-jobs history` lists it
 
 
 def partition_exists(spark: SparkSession, physical: str, column: str, value: str) -> bool:
@@ -227,7 +228,7 @@ class WarehouseWriter:
         if not staged.rows:
             log.warning("%s %s is empty: check the ds and that the job's inputs hold data for it", staged.physical, partition)
         return WriteResult(table=staged.physical, partition=partition, rows=staged.rows, location=location,
-                           seconds=staged.seconds, format=fmt.name)
+                           seconds=staged.seconds, format=fmt.name, run_id=staged.run_id)
 
     def _ensure_table(self, spark: SparkSession, table: Table, physical: str, fmt: TableFormat) -> None:
         if table_exists(spark, physical):

@@ -74,3 +74,55 @@ def test_the_shared_join_is_cached_once_and_released(spark, run):
     assert dict((a, n) for a, _, n in run.inputs)["nation"] == 25
     text = run.render()
     assert "cached enriched MEMORY_AND_DISK" in text and "input  customer" in text
+
+
+def _sql_executions(spark) -> list[dict]:
+    """The session's SQL executions as the driver's monitoring REST API lists them."""
+    import json
+    import urllib.request
+
+    sc = spark.sparkContext
+    url = f"{sc.uiWebUrl}/api/v1/applications/{sc.applicationId}/sql?details=true&planDescription=false&length=100000"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.load(response)
+
+
+def test_input_rows_come_from_the_scans_the_run_does_and_no_job_counts_an_input(spark):
+    """tpch.q01 reads lineitem once, for its one output: with an extra count per input for the
+    summary, a second execution would scan it."""
+    import json
+
+    first = max((e["id"] for e in _sql_executions(spark)), default=-1) + 1
+    summary = run_job(RunConfig(job="tpch.q01", ds=DS), spark=spark)
+    ran = [e for e in _sql_executions(spark) if e["id"] >= first]
+    scanning = [e for e in ran if any(n["nodeName"] == "Scan parquet spark_catalog.tpch.lineitem" for n in e["nodes"])]
+    assert len(scanning) == 1, [e["description"] for e in scanning]
+    lineitem = spark.table("tpch.lineitem").count()
+    assert lineitem > 60_000  # SF0.01 (60,175 rows)
+    assert summary.inputs == [("lineitem", "tpch.lineitem", lineitem)]
+    written = json.loads(summary.json_path.read_text())
+    assert written["inputs"] == [{"alias": "lineitem", "from": "tpch.lineitem", "rows_read": lineitem}]
+    (output,) = written["outputs"]
+    assert output["table"] == "tpch_reports.q01" and output["partition"] == f"ds={DS}"
+    assert output["rows"] == spark.table("tpch_reports.q01").filter(F.col("ds") == DS).count() == 4
+
+
+def test_the_json_summary_holds_what_each_input_read_and_each_output_wrote(spark, run):
+    """MySQL inputs report the rows fetched; the key check of nation (check_keys) is not a read of the job's."""
+    import json
+
+    conn = mysql_connection()
+    with conn.cursor() as cur:
+        cur.execute("SELECT (SELECT COUNT(*) FROM customer), (SELECT COUNT(*) FROM nation)")
+        customers, nations = cur.fetchone()
+    conn.close()
+    written = json.loads(run.json_path.read_text())
+    read = {i["alias"]: i["rows_read"] for i in written["inputs"]}
+    assert read == {"lineitem": spark.table("tpch.lineitem").count(), "orders": spark.table("tpch.orders").count(),
+                    "customer": customers, "nation": nations}
+    outputs = {o["table"]: o["rows"] for o in written["outputs"]}
+    assert outputs == {t: spark.table(t).filter(F.col("ds") == DS).count()
+                       for t in ("demo.revenue_by_segment", "demo.top_customers", "demo.revenue_by_shipmode")}
+    assert len({o["run_id"] for o in written["outputs"]}) == 1 and written["outputs"][0]["run_id"]
+    assert [(c["step"], c["rows"]) for c in written["cached"]] == [("enriched", run.cached[0][2])]
+    assert written["seconds"]["total"] > 0
