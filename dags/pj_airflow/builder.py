@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, CronDataIntervalTimetable
 
 from common.registry import discover, get_job, require_importable
 from pj_airflow.deployment import Deployment, current_deployment
@@ -86,8 +86,17 @@ def jobs_dag(
     operator_kwargs: Mapping[str, Any] | None = None,
     **dag_kwargs: Any,
 ) -> DAG:
-    """A DAG whose id and tags follow the deployment (qa ids carry the branch slug)."""
+    """A DAG whose id and tags follow the deployment (qa ids carry the branch slug).
+
+    A cron `schedule` ("@daily", "0 2 * * *") schedules data intervals: each run's ds is the
+    start of the interval that has just ended (the run at midnight of 2026-12-02 computes
+    2026-12-01, the day whose data is complete), as Airflow 2 did. Airflow 3 would otherwise
+    give a cron schedule CronTriggerTimetable, whose ds is the day the run fires. A timetable
+    passed as `schedule` is used as given."""
     deployment = deployment or current_deployment()
+    schedule = dag_kwargs.get("schedule")
+    if isinstance(schedule, str) and schedule not in ("@once", "@continuous"):
+        dag_kwargs["schedule"] = CronDataIntervalTimetable(schedule, timezone=dag_kwargs.get("timezone", "UTC"))
     dag_kwargs.setdefault("catchup", False)
     dag_kwargs.setdefault("max_active_runs", 1)
     default_args = {"retries": 0 if deployment.name == "local" else 2, **dag_kwargs.pop("default_args", {})}

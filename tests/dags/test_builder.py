@@ -36,3 +36,26 @@ def test_an_unknown_job_name_is_refused_with_a_suggestion():
 
     with DAG("t_unknown"), pytest.raises(UnknownJobError, match="did you mean"):
         job_tasks(["tpch.q1"], deployment=LOCAL)
+
+
+def test_a_daily_run_computes_the_day_that_has_just_ended():
+    """The run Airflow fires at midnight of 2026-12-02 gets ds 2026-12-01 (data-interval
+    semantics), not 2026-12-02 as Airflow 3's default CronTriggerTimetable would give."""
+    from datetime import datetime, timezone
+
+    from airflow.serialization.decoders import decode_timetable
+    from airflow.serialization.encoders import encode_timetable
+    from airflow.timetables.base import DataInterval, TimeRestriction
+
+    from pj_airflow import jobs_dag
+
+    utc = timezone.utc
+    dag = jobs_dag("t_daily", ["demo.daily_revenue"], deployment=LOCAL, schedule="@daily",
+                   start_date=datetime(2026, 11, 1, tzinfo=utc))
+    timetable = decode_timetable(encode_timetable(dag.timetable))  # as the scheduler holds it
+    before = DataInterval(datetime(2026, 11, 30, tzinfo=utc), datetime(2026, 12, 1, tzinfo=utc))
+    info = timetable.next_dagrun_info(last_automated_data_interval=before,
+                                      restriction=TimeRestriction(earliest=None, latest=None, catchup=True))
+    assert info.run_after == datetime(2026, 12, 2, tzinfo=utc)
+    assert info.data_interval.start.date().isoformat() == "2026-12-01"  # the run's ds
+    assert info.data_interval.end == datetime(2026, 12, 2, tzinfo=utc)
