@@ -135,6 +135,9 @@ class Table:
     format: str = ICEBERG
     # How long a replaced version stays readable (and restorable with `pyspark-jobs rollback`).
     retention_days: float = 3.0
+    # An output a run leaves with no rows is refused and nothing is published (its inputs most
+    # likely hold no data for ds yet); True where an empty day is a valid result.
+    allow_empty: bool = False
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):

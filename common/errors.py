@@ -9,6 +9,7 @@ __all__ = [
     "ParamError",
     "ContractViolation",
     "SourceError",
+    "EmptyOutput",
     "QaIsolationError",
     "CheckError",
     "RefError",
@@ -45,6 +46,10 @@ class ContractViolation(PysparkJobsError):
 
 class SourceError(PysparkJobsError):
     """An input could not be read: table missing, database unreachable, schema drifted."""
+
+
+class EmptyOutput(SourceError):
+    """A run left an output with no rows: nothing was published (its inputs hold no data for ds yet)."""
 
 
 class QaIsolationError(PysparkJobsError):

@@ -78,10 +78,11 @@ class RunSummary:
         }
 
     def write_json(self, logs: Path) -> Path:
-        """The JSON summary in `logs`, named by job, ds and time; its path is kept for render()."""
+        """The JSON summary in `logs`, named by job, ds and the run id of its writes; its path is
+        kept for render()."""
         logs.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-        path = logs / f"summary-{self.job}-{self.ds}-{stamp}-{uuid.uuid4().hex[:6]}.json"
+        run_id = next((o.run_id for o in self.outputs if o.run_id), None) or uuid.uuid4().hex[:12]
+        path = logs / f"summary-{self.job}-{self.ds}-{run_id}.json"
         path.write_text(json.dumps(self.as_json(), indent=2) + "\n")
         self.json_path = path
         return path

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 from common.conformance import count_columns, count_violations, duplicate_keys, proven_unique, schema_violations
 from common.contracts import Table
 from common.environments import Environment
-from common.errors import ContractViolation, SourceError
+from common.errors import ContractViolation, EmptyOutput, SourceError
 from common.io import hive
 from common.io.iceberg import WAP_ID
 from common.io.table_format import Staged, TableFormat, described, format_for, literal, provider
@@ -209,6 +209,12 @@ class WarehouseWriter:
                 problems += duplicate_keys(fmt.read_staged(spark, staged).select(*key), contract)
             if problems:
                 raise ContractViolation(table.name, problems)
+            if not rows and not table.allow_empty:
+                raise EmptyOutput(
+                    f"{physical} ds={p.ds}: the run produced no rows, so no output of it was published (the previous "
+                    "versions stay): its inputs most likely hold no data for this ds yet; rerun once they do, or "
+                    f"declare Table({table.name!r}, ..., allow_empty=True) if an empty day is a valid result"
+                )
         except BaseException:
             fmt.discard(spark, staged)
             raise

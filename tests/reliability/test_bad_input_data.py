@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 
 from common.contracts import Column, Contract, Table
 from common.environments import Environment
-from common.errors import SourceError
+from common.errors import EmptyOutput, SourceError
 from common.io.mysql import MysqlReader
 from common.job import Job, step
 from common.runner import RunConfig, run_job
@@ -43,6 +43,7 @@ _COPY = Table(
     f"{OUT_DB}.sales",
     Contract((Column("id", "int"), Column("amount", "double"), Column("ds", "string", nullable=False)), partition_by=("ds",)),
 )
+_COPY_ALLOW_EMPTY = replace(_COPY, name=f"{OUT_DB}.sales_or_nothing", allow_empty=True)
 _SALES = Table(f"{SOURCE_DB}.sales", Contract((Column("id", "int"), Column("amount", "double"))))
 
 
@@ -78,6 +79,11 @@ class _Sales(Job):
 
     def steps(self, p):
         return {"copied": step(_copy, "sales")}
+
+
+class _SalesOrNothing(_Sales):
+    name = "tests.sales_copy_allow_empty"
+    outputs = {"copied": _COPY_ALLOW_EMPTY}
 
 
 @pytest.fixture
@@ -156,7 +162,7 @@ def test_mysql_schema_drift_names_every_drifted_column(spark, mysql_copy):
     assert "column n_regionkey is bigint, contract says int" in message
 
 
-def test_an_empty_input_replaces_the_partition_with_an_empty_one_and_warns(lake, caplog):
+def test_an_empty_input_fails_the_run_and_keeps_the_previous_version(lake):
     spark = lake
     spark.sql(f"CREATE DATABASE {SOURCE_DB}")
     frame(spark, "id int, amount double", [(1, 2.5), (2, 4.0)]).write.saveAsTable(_SALES.name)
@@ -164,23 +170,40 @@ def test_an_empty_input_replaces_the_partition_with_an_empty_one_and_warns(lake,
     assert_frame_equal(spark.table(_COPY.name), [(1, 2.5, DS), (2, 4.0, DS)])
 
     spark.sql(f"TRUNCATE TABLE {_SALES.name}")
+    with pytest.raises(EmptyOutput) as err:
+        run_job(RunConfig(job="tests.sales_copy", ds=DS), spark)
+    assert str(err.value).startswith(f"{_COPY.name} ds={DS}: the run produced no rows, so no output of it was published")
+    assert "allow_empty=True" in str(err.value) and "\n" not in str(err.value)
+    assert_frame_equal(spark.table(_COPY.name), [(1, 2.5, DS), (2, 4.0, DS)])
+
+
+def test_an_output_that_allows_empty_days_is_replaced_by_an_empty_partition_with_a_warning(lake, caplog):
+    spark = lake
+    spark.sql(f"CREATE DATABASE {SOURCE_DB}")
+    frame(spark, "id int, amount double", [(1, 2.5)]).write.saveAsTable(_SALES.name)
+    run_job(RunConfig(job="tests.sales_copy_allow_empty", ds=DS), spark)
+    assert_frame_equal(spark.table(_COPY_ALLOW_EMPTY.name), [(1, 2.5, DS)])
+
+    spark.sql(f"TRUNCATE TABLE {_SALES.name}")
     caplog.set_level(logging.WARNING, logger="common.io.warehouse")
-    summary = run_job(RunConfig(job="tests.sales_copy", ds=DS), spark)
+    summary = run_job(RunConfig(job="tests.sales_copy_allow_empty", ds=DS), spark)
     assert summary.outputs[0].rows == 0
-    assert spark.table(_COPY.name).count() == 0
-    assert f"{_COPY.name} ds={DS} is empty: check the ds" in caplog.text
+    assert spark.table(_COPY_ALLOW_EMPTY.name).count() == 0
+    assert f"{_COPY_ALLOW_EMPTY.name} ds={DS} is empty: check the ds" in caplog.text
 
 
-def test_a_future_ds_writes_empty_partitions_and_leaves_the_others(spark, caplog):
+def test_a_future_ds_fails_and_publishes_nothing(spark):
+    """A daily run for a day whose data has not arrived must not publish empty partitions."""
     env = Environment("qa", "tests/future-ds")
-    caplog.set_level(logging.WARNING, logger="common.io.warehouse")
     try:
-        for ds in (DS, "2999-01-01"):
-            summary = run_job(RunConfig(job="demo.daily_revenue", ds=ds, env="qa", branch=env.branch), spark)
-        assert [o.rows for o in summary.outputs] == [0, 0, 0]
-        for output in summary.outputs:
-            assert spark.table(output.table).where("ds = '2999-01-01'").count() == 0
-            assert spark.table(output.table).where(f"ds = '{DS}'").count() > 0, f"{output.table} lost {DS}"
-            assert f"{output.table} ds=2999-01-01 is empty" in caplog.text
+        run_job(RunConfig(job="demo.daily_revenue", ds=DS, env="qa", branch=env.branch), spark)
+        outputs = [f"{env.qa_prefix}demo.{t}" for t in ("revenue_by_segment", "top_customers", "revenue_by_shipmode")]
+        before = {t: spark.table(t).count() for t in outputs}
+        assert all(before.values())
+        with pytest.raises(EmptyOutput, match="ds=2999-01-01: the run produced no rows"):
+            run_job(RunConfig(job="demo.daily_revenue", ds="2999-01-01", env="qa", branch=env.branch), spark)
+        for table in outputs:
+            assert spark.table(table).where("ds = '2999-01-01'").count() == 0
+            assert spark.table(table).count() == before[table], f"{table} changed"
     finally:
         spark.sql(f"DROP DATABASE IF EXISTS {env.qa_prefix}demo CASCADE")
