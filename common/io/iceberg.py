@@ -113,7 +113,15 @@ class IcebergFormat:
     def read_staged(self, spark: SparkSession, staged: Staged) -> DataFrame:
         if staged.handle is None:
             return spark.createDataFrame([], spark.table(staged.physical).schema)
-        return spark.read.option("snapshot-id", staged.handle).table(staged.physical)
+        from functools import reduce
+
+        from pyspark.sql import functions as F
+
+        # The staged snapshot holds the whole table: the run's checks are about its own partitions.
+        df = spark.read.option("snapshot-id", staged.handle).table(staged.physical)
+        specs = [reduce(lambda a, b: a & b, (F.col(c) == F.lit(v) for c, v in spec.items()))
+                 for spec in staged.partitions if spec]
+        return df.filter(reduce(lambda a, b: a | b, specs)) if specs else df
 
     def discard(self, spark: SparkSession, staged: Staged) -> None:
         if staged.handle is None:

@@ -116,6 +116,15 @@ def test_an_unpartitioned_table_is_replaced_whole_each_time(spark, scratch_db, f
         assert_frame_equal(spark.table(table.name), rows)
 
 
+def test_the_key_is_checked_within_the_runs_own_partition(spark, scratch_db, fmt):
+    """The key holds per ds: id 1 on two days is two rows, not a duplicate (an Iceberg staged
+    snapshot holds the whole table, so its check must look at the run's partition only)."""
+    table, writer = _sales(scratch_db, fmt), WarehouseWriter(env=Environment("local"))
+    for ds in ("2024-01-01", "2024-01-02"):
+        writer.write(frame(spark, SCHEMA, [(1, "a", 1.0)]), table, RunParams(ds))
+    assert_frame_equal(spark.table(table.name), [(1, "a", 1.0, "2024-01-01"), (1, "a", 1.0, "2024-01-02")])
+
+
 def test_same_ds_twice_gives_identical_rows(spark, scratch_db, fmt):
     table, writer = _sales(scratch_db, fmt), WarehouseWriter(env=Environment("local"))
     rows = [(1, "a", 1.0), (2, "b", 2.0)]
