@@ -80,6 +80,9 @@ def prepare_local_conf_dir(settings: Settings | None = None) -> Path:
         "spark.driver.extraClassPath": classpath,
         "spark.executor.extraClassPath": classpath,
         "spark.ui.showConsoleProgress": "false",
+        # Each driver's UI takes the next free port from 4040; Spark's default of 16 tries fails
+        # the 17th run started at once on one machine (a backfill, max_active_runs above 1).
+        "spark.port.maxRetries": "64",
         **ICEBERG_SPARK_CONF,
         ICEBERG_CATALOG_TYPE: "hive",  # the metastore service
         "spark.driver.memory": settings.driver_memory,

@@ -237,21 +237,32 @@ class WarehouseWriter:
                            seconds=staged.seconds, format=fmt.name, run_id=staged.run_id)
 
     def _ensure_table(self, spark: SparkSession, table: Table, physical: str, fmt: TableFormat) -> None:
-        if table_exists(spark, physical):
-            stored = provider(spark, physical)
-            if stored != table.format:
-                raise ContractViolation(table.name, [
-                    f"existing table {physical} is a {stored} table but the contract declares format {table.format!r}; "
-                    f"declare format={stored!r}, or drop the table to recreate it as {table.format}"
-                ])
-            drift = schema_violations(spark.table(physical).schema, table.contract)
-            if drift:
-                raise ContractViolation(
-                    table.name,
-                    [f"existing table {physical} differs from the contract: {d}" for d in drift]
-                    + [f"review and apply the change with `pyspark-jobs migrate-table {table.name}{self._env_flags}`"],
-                )
-            return
+        if not table_exists(spark, physical):
+            try:
+                self._create(spark, table, physical, fmt)
+                return
+            except Exception as exc:
+                # Runs of other dates start at once (a backfill, max_active_runs > 1): another one
+                # may create the table or its database between the check and the CREATE.
+                if "AlreadyExists" not in str(exc) and "already exists" not in str(exc):
+                    raise
+                log.info("%s was created by another run meanwhile", physical)
+                spark.catalog.refreshTable(physical)
+        stored = provider(spark, physical)
+        if stored != table.format:
+            raise ContractViolation(table.name, [
+                f"existing table {physical} is a {stored} table but the contract declares format {table.format!r}; "
+                f"declare format={stored!r}, or drop the table to recreate it as {table.format}"
+            ])
+        drift = schema_violations(spark.table(physical).schema, table.contract)
+        if drift:
+            raise ContractViolation(
+                table.name,
+                [f"existing table {physical} differs from the contract: {d}" for d in drift]
+                + [f"review and apply the change with `pyspark-jobs migrate-table {table.name}{self._env_flags}`"],
+            )
+
+    def _create(self, spark: SparkSession, table: Table, physical: str, fmt: TableFormat) -> None:
         # EXTERNAL under the lake root: the files outlive the cluster (a managed table would
         # land in the cluster's default warehouse, HDFS on a stock EMR cluster).
         location = self.env.output_location(table, lake_root=self.lake_root, qa_root=self.qa_root)
