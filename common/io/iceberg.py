@@ -33,6 +33,7 @@ RUN_ID_PROPERTY = "pyspark-jobs.run-id"
 DS_PROPERTY = "pyspark-jobs.ds"
 ROLLBACK_PROPERTY = "pyspark-jobs.rollback-to"
 DAY_MS = 24 * 3600 * 1000
+COMMIT_RETRIES = 20  # Iceberg's default, 4, lost commits with 10 runs of one table at once
 _CATALOG = "spark_catalog"
 
 
@@ -76,6 +77,9 @@ class IcebergFormat:
             "write.wap.enabled": "true",  # writes under spark.wap.id stay staged until published
             "history.expire.max-snapshot-age-ms": str(int(table.retention_days * DAY_MS)),
             "history.expire.min-snapshots-to-keep": "1",
+            # Runs of other dates commit to the same table at once (a backfill, max_active_runs
+            # above 1): each commit retries on a newer base, with jittered backoff, this often.
+            "commit.retry.num-retries": str(COMMIT_RETRIES),
         }
         props = ", ".join(f"{literal(k)}={literal(v)}" for k, v in properties.items())
         spark.sql(
@@ -88,7 +92,16 @@ class IcebergFormat:
         if spark.conf.get(WAP_ID, None) != run_id:
             raise RuntimeError(f"{WAP_ID} must be the run id while staging Iceberg writes")  # the writer sets it
         properties = {RUN_ID_PROPERTY: run_id, DS_PROPERTY: ds}
-        _writer(_with_run_date(df, table, ds), physical, properties).overwritePartitions()
+        try:
+            _writer(_with_run_date(df, table, ds), physical, properties).overwritePartitions()
+        except Exception as exc:
+            if "CommitFailedException" not in str(exc):
+                raise
+            raise SourceError(
+                f"{physical}: other runs kept committing to the table while run {run_id} staged its version, and "
+                f"Iceberg's commit retries ran out (table property commit.retry.num-retries); nothing of this run "
+                "was published: run it again"
+            ) from None
         staged = self._staged(spark, physical, run_id)
         empty = not staged  # a dynamic overwrite commits a snapshot exactly when it wrote data files
         if empty and _date_is_the_partition(table):
