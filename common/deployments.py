@@ -12,6 +12,7 @@ secret value belongs in the file: a `password` key is refused.
     catalog = "hive"                           # the cluster's Hive metastore, or "glue"
     launcher = "emr"                           # emr | yarn | local
     emr_cluster = "analytics"                  # a running cluster's name, or its id j-...
+    lineage_url = "http://marquez.internal:5000"  # OpenLineage events: http(s), file:///folder, openlineage, off
 
     [prod.mysql.default]                       # contract store "mysql"; [prod.mysql.crm] is "mysql:crm"
     secret_id = "prod/mysql/tpch"              # host, port, dbname, username, password (RDS format)
@@ -50,8 +51,12 @@ CLUSTER_SPARK_DEFAULTS = MappingProxyType({
 })
 _SOURCE_KEYS = {"secret_id": "SECRET_ID", "ssl_mode": "SSL_MODE", "read_replica": "READ_REPLICA",
                 "host": "HOST", "port": "PORT", "database": "DATABASE"}
+# OpenLineage (common/lineage_events.py): where the driver sends a run's events and how it names them.
+_LINEAGE_KEYS = {"lineage_url": "LINEAGE_URL", "lineage_namespace": "LINEAGE_NAMESPACE",
+                 "lineage_catalog_namespace": "LINEAGE_CATALOG_NAMESPACE",
+                 "lineage_api_key_secret_id": "LINEAGE_API_KEY_SECRET_ID"}
 _KEYS = {"lake_root", "qa_root", "aws_region", "catalog", "metastore_uri", "launcher", "emr_cluster",
-         "aws_conn_id", "yarn_conf_dir", "log_wait_s", "mysql", "spark"}
+         "aws_conn_id", "yarn_conf_dir", "log_wait_s", "mysql", "spark", *_LINEAGE_KEYS}
 _SOURCE = re.compile(r"^[a-z][a-z0-9_]*$")
 _ENV = "spark.yarn.appMasterEnv.PYSPARK_JOBS_"
 
@@ -75,6 +80,7 @@ class DeploymentConfig:
     log_wait_s: float = 600.0  # how long a failed step's logs are waited for (EMR pushes them late)
     mysql: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     spark: Mapping[str, str] = field(default_factory=dict)
+    lineage: Mapping[str, str] = field(default_factory=dict)  # lineage_* key -> value
 
     def spark_conf(self) -> dict[str, str]:
         """The step's Spark configuration for this deployment: nothing secret, all of it readable."""
@@ -82,6 +88,8 @@ class DeploymentConfig:
         for key, value in (("LAKE_ROOT", self.lake_root), ("QA_ROOT", self.qa_root), ("AWS_REGION", self.aws_region)):
             if value:
                 conf[_ENV + key] = value
+        for key, value in self.lineage.items():
+            conf[_ENV + _LINEAGE_KEYS[key]] = value
         for source, options in self.mysql.items():
             for option, value in options.items():
                 conf[_ENV + mysql_key(source, _SOURCE_KEYS[option])] = str(value)
@@ -147,6 +155,12 @@ def _parse(name: str, section: Mapping[str, Any], where: str) -> DeploymentConfi
             raise fail(f"{key}.ssl_mode", f"{mode!r}; use one of {', '.join(SSL_MODES)}")
         # TLS on unless the file turns it off: production's databases are reached over the network.
         mysql[source] = MappingProxyType({**{k: str(v) for k, v in options.items()}, "ssl_mode": mode})
+    lineage = {key: str(section[key]) for key in _LINEAGE_KEYS if section.get(key)}
+    url = lineage.get("lineage_url", "")
+    if url and (url.lower() not in ("off", "openlineage") and not url.startswith(("http://", "https://", "file://"))
+                or "@" in url.split("://", 1)[-1].split("/", 1)[0]):
+        raise fail("lineage_url", f"{url!r}: use http(s)://host:port (no credentials: lineage_api_key_secret_id), "
+                                  "file:///folder, openlineage or off")
     spark = section.get("spark", {})
     if not isinstance(spark, dict) or not all(isinstance(v, (str, int, float, bool)) for v in spark.values()):
         raise fail("spark", "a table of Spark settings, e.g. \"spark.sql.shuffle.partitions\" = \"400\"")
@@ -164,4 +178,5 @@ def _parse(name: str, section: Mapping[str, Any], where: str) -> DeploymentConfi
         log_wait_s=float(section.get("log_wait_s", 600)),
         mysql=MappingProxyType(mysql),
         spark=MappingProxyType({k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in spark.items()}),
+        lineage=MappingProxyType(lineage),
     )

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from common.contracts import Table
     from common.io.warehouse import WriteResult
+    from common.lineage_events import RunLineage
 
 __all__ = ["RunConfig", "RunSummary", "Plan", "plan_job", "run_job", "StepError", "read_inputs", "check_keys"]
 
@@ -236,6 +237,21 @@ class _Progress:
 
 
 def run_job(config: RunConfig, spark: SparkSession | None = None) -> RunSummary:
+    """Run the job; its OpenLineage events (START, then COMPLETE or FAIL) go where the
+    deployment says (common/lineage_events.py) and never fail the run."""
+    from common.lineage_events import RunLineage
+
+    lineage = RunLineage(config)
+    try:
+        summary = _run_job(config, spark, lineage)
+    except BaseException as exc:
+        lineage.fail(exc)
+        raise
+    lineage.complete(summary)
+    return summary
+
+
+def _run_job(config: RunConfig, spark: SparkSession | None, lineage: RunLineage) -> RunSummary:
     from pyspark import StorageLevel
 
     from common.io.warehouse import WarehouseWriter
@@ -244,11 +260,17 @@ def run_job(config: RunConfig, spark: SparkSession | None = None) -> RunSummary:
     phases = ["plan: read inputs, build the steps", "cache the shared steps, check input keys",
               "write, check and publish the outputs"] + (["input rows from the scans"] if config.count_inputs else [])
     progress = _Progress(config, phases)
-    plan = plan_job(config, spark, validated=lambda: progress(phases[0]))
+
+    def validated() -> None:
+        lineage.validated = True
+        progress(phases[0])
+
+    plan = plan_job(config, spark, validated=validated)
     job_cls, p, env, graph, sources, frames = (
         plan.job, plan.params, plan.env, plan.graph, plan.sources, plan.frames
     )
     spark = next(iter(frames.values())).sparkSession if frames else spark
+    lineage.start(plan, spark)
     summary = RunSummary(job=job_cls.name, ds=p.ds, env=env.name if not env.slug else f"qa/{env.slug}")
     summary.timings.append(("plan (read inputs, build steps)", time.perf_counter() - started))
 

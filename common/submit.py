@@ -12,6 +12,7 @@ Standard library only: Airflow workers and DAG files import it.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -19,7 +20,8 @@ from typing import Any
 
 from common.settings import ICEBERG_SPARK_CONF, SHIPPED_JARS
 
-__all__ = ["ARCHIVE_ALIAS", "ARTIFACT_FILES", "LOCAL_MASTER", "SubmitSpec", "SubmitSpecError"]
+__all__ = ["AIRFLOW_CONF", "ARCHIVE_ALIAS", "ARTIFACT_CONF", "ARTIFACT_FILES", "LINEAGE_PARENT_CONF", "LOCAL_MASTER",
+           "SubmitSpec", "SubmitSpecError", "lineage_conf"]
 
 ARCHIVE_ALIAS = "environment"  # --archives environment.tar.gz#environment
 # The MySQL driver and Iceberg ship with the branch and are passed with --jars: a stock cluster has neither.
@@ -44,6 +46,42 @@ BASE_CONF: Mapping[str, str] = MappingProxyType(
         **ICEBERG_SPARK_CONF,
     }
 )
+
+# What a run's OpenLineage events say about where it came from (common/lineage_events.py),
+# passed as Spark conf so that it reaches the driver the same way in client and cluster mode.
+# The parent keys are the ones OpenLineage's own Spark integration reads.
+LINEAGE_PARENT_CONF: Mapping[str, str] = MappingProxyType({
+    "namespace": "spark.openlineage.parentJobNamespace",
+    "name": "spark.openlineage.parentJobName",
+    "run_id": "spark.openlineage.parentRunId",
+    "root_namespace": "spark.openlineage.rootParentJobNamespace",
+    "root_name": "spark.openlineage.rootParentJobName",
+    "root_run_id": "spark.openlineage.rootParentRunId",
+})
+AIRFLOW_CONF = "spark.pyspark_jobs.airflow."  # + dag_id, task_id, run_id, try_number, map_index
+ARTIFACT_CONF = "spark.pyspark_jobs.artifact."  # + branch, commit, dirty, content_hash (manifest.json)
+_AIRFLOW_KEYS = ("dag_id", "task_id", "run_id", "try_number", "map_index")
+_ARTIFACT_KEYS = ("branch", "commit", "dirty", "content_hash")
+
+
+def lineage_conf(*, namespace: str, dag_id: str, task_id: str, run_id: str, try_number: int,
+                 map_index: int = -1, manifest: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """Spark conf naming the Airflow task try that runs a job (its parent run) and the artifact.
+
+    The parent run id is derived from the task try, so every event of one try names one parent;
+    the root is the DAG run."""
+    task = f"{dag_id}.{task_id}"
+    parent = uuid.uuid5(uuid.NAMESPACE_URL, f"airflow:{namespace}/{task}/{run_id}/{try_number}/{map_index}")
+    root = uuid.uuid5(uuid.NAMESPACE_URL, f"airflow:{namespace}/{dag_id}/{run_id}")
+    parent_values = {"namespace": namespace, "name": task, "run_id": str(parent),
+                     "root_namespace": namespace, "root_name": dag_id, "root_run_id": str(root)}
+    conf = {LINEAGE_PARENT_CONF[key]: value for key, value in parent_values.items()}
+    airflow = (dag_id, task_id, run_id, try_number, map_index)
+    conf.update({AIRFLOW_CONF + key: str(value) for key, value in zip(_AIRFLOW_KEYS, airflow)})
+    manifest = manifest or {}
+    conf.update({ARTIFACT_CONF + key: str(manifest[key]).lower() if key == "dirty" else str(manifest[key])
+                 for key in _ARTIFACT_KEYS if manifest.get(key) not in (None, "")})
+    return conf
 
 
 class SubmitSpecError(ValueError):

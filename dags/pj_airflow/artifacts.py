@@ -11,15 +11,19 @@ a missing file fails the task with one line instead of a step that fails on the 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from common.slug import branch_slug
 from common.submit import ARTIFACT_FILES
 
-__all__ = ["ArtifactNotFound", "check_artifact", "resolve_artifact"]
+__all__ = ["ArtifactNotFound", "artifact_manifest", "check_artifact", "resolve_artifact"]
 
+log = logging.getLogger(__name__)
 POINTER = "current.json"
+MANIFEST = "manifest.json"
 
 
 class ArtifactNotFound(RuntimeError):
@@ -62,6 +66,20 @@ def check_artifact(base: str) -> None:
             reason = "no such file"
         raise ArtifactNotFound(f"the artifact {base} has no {name} ({reason}): publish the branch again "
                                "(`make publish`) or fix PYSPARK_JOBS_ARTIFACT_URI / the pointer it came from")
+
+
+def artifact_manifest(base: str) -> dict[str, Any]:
+    """The artifact's manifest.json (branch, commit, content hash: for the run's lineage), or {}
+    with a warning: a run does not depend on it."""
+    uri = f"{base.rstrip('/')}/{MANIFEST}"
+    try:
+        if uri.startswith("s3://"):
+            bucket, _, key = uri[len("s3://"):].partition("/")
+            return json.loads(_s3().get_object(Bucket=bucket, Key=key)["Body"].read())
+        return json.loads(Path(uri.removeprefix("file://")).read_text())
+    except Exception as exc:  # noqa: BLE001 - lineage only: the run goes on without it
+        log.warning("could not read %s (%s): the run's lineage will not name its commit", uri, exc)
+        return {}
 
 
 def _read_pointer(store: str, channel: str) -> dict:

@@ -18,8 +18,8 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
 from common.deployments import DeploymentConfig, DeploymentConfigError, load_deployment
-from common.submit import SubmitSpec, SubmitSpecError
-from pj_airflow.artifacts import ArtifactNotFound, check_artifact, resolve_artifact
+from common.submit import SubmitSpec, SubmitSpecError, lineage_conf
+from pj_airflow.artifacts import ArtifactNotFound, artifact_manifest, check_artifact, resolve_artifact
 from pj_airflow.deployment import deployments_file
 from pj_airflow.launchers import (
     LAUNCHERS,
@@ -95,19 +95,34 @@ class SparkJobOperator(BaseOperator):
             raise AirflowException(f"PYSPARK_JOBS_LAUNCHER={name!r}: use one of {', '.join(LAUNCHERS)}")
         return name
 
-    def build_spec(self, launcher: str, config: DeploymentConfig | None = None) -> SubmitSpec:
+    def build_spec(self, launcher: str, config: DeploymentConfig | None = None,
+                   context: Mapping[str, Any] | None = None) -> SubmitSpec:
+        """The run's spec; with the task's `context`, its conf names the task try and the
+        artifact for the run's OpenLineage events (the parent run)."""
         artifact = resolve_artifact(launcher=launcher, branch=self.artifact_branch,
                                     channel=self.artifact_channel, explicit=self.artifact)
         # Every launcher gets the same arguments; on local-cluster the YARN settings are inert.
-        conf = {**(config.spark_conf() if config else {}), **self.spark_conf}
+        conf = {**(config.spark_conf() if config else {}), **self.lineage_conf(context, artifact), **self.spark_conf}
         return SubmitSpec(job=self.job, ds=self.ds, env=self.env, artifact=artifact, branch=self.branch,
                           params=self.job_params, conf=conf)
+
+    @staticmethod
+    def lineage_conf(context: Mapping[str, Any] | None, artifact: str) -> dict[str, str]:
+        """The task try (OpenLineage's parent run, in the namespace OPENLINEAGE_NAMESPACE names,
+        as Airflow's OpenLineage provider does) and the artifact's manifest, as Spark conf."""
+        if not context or "ti" not in context:
+            return {}
+        ti = context["ti"]
+        map_index = getattr(ti, "map_index", None)
+        return lineage_conf(namespace=os.environ.get("OPENLINEAGE_NAMESPACE") or "airflow", dag_id=ti.dag_id,
+                            task_id=ti.task_id, run_id=ti.run_id, try_number=int(getattr(ti, "try_number", None) or 1),
+                            map_index=-1 if map_index is None else int(map_index), manifest=artifact_manifest(artifact))
 
     def execute(self, context: Any) -> dict[str, Any]:
         try:
             config = self.deployment_config()
             launcher = self.chosen_launcher(config)
-            spec = self.build_spec(launcher, config)
+            spec = self.build_spec(launcher, config, context)
             self.log.info("%s launcher, artifact %s", launcher, spec.artifact)
             check_artifact(spec.artifact)
             if launcher == "emr":

@@ -93,3 +93,16 @@ def test_a_qa_deployment_needs_its_own_root_for_branches(tmp_path):
 def test_a_missing_file_says_which_and_how_to_point_at_another(tmp_path):
     with pytest.raises(DeploymentConfigError, match="PYSPARK_JOBS_DEPLOYMENTS"):
         load_deployment(tmp_path / "nope.toml", "prod")
+
+
+def test_lineage_settings_reach_the_driver_and_a_url_with_credentials_is_refused(tmp_path):
+    path = tmp_path / "deployments.toml"
+    path.write_text('[prod]\nlake_root = "s3://l/w"\nlineage_url = "http://marquez.internal:5000"\n'
+                    'lineage_namespace = "acme"\nlineage_api_key_secret_id = "prod/lineage"\n')
+    conf = load_deployment(path, "prod").spark_conf()
+    assert conf["spark.yarn.appMasterEnv.PYSPARK_JOBS_LINEAGE_URL"] == "http://marquez.internal:5000"
+    assert conf["spark.yarn.appMasterEnv.PYSPARK_JOBS_LINEAGE_NAMESPACE"] == "acme"
+    assert conf["spark.yarn.appMasterEnv.PYSPARK_JOBS_LINEAGE_API_KEY_SECRET_ID"] == "prod/lineage"
+    path.write_text('[prod]\nlake_root = "s3://l/w"\nlineage_url = "https://user:pw@marquez.internal"\n')
+    with pytest.raises(DeploymentConfigError, match="lineage_url"):
+        load_deployment(path, "prod")

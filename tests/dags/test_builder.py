@@ -41,7 +41,7 @@ def test_an_unknown_job_name_is_refused_with_a_suggestion():
 def test_a_daily_run_computes_the_day_that_has_just_ended():
     """The run Airflow fires at midnight of 2026-12-02 gets ds 2026-12-01 (data-interval
     semantics), not 2026-12-02 as Airflow 3's default CronTriggerTimetable would give."""
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
     from airflow.serialization.decoders import decode_timetable
     from airflow.serialization.encoders import encode_timetable
@@ -49,7 +49,7 @@ def test_a_daily_run_computes_the_day_that_has_just_ended():
 
     from pj_airflow import jobs_dag
 
-    utc = timezone.utc
+    utc = UTC
     dag = jobs_dag("t_daily", ["demo.daily_revenue"], deployment=LOCAL, schedule="@daily",
                    start_date=datetime(2026, 11, 1, tzinfo=utc))
     timetable = decode_timetable(encode_timetable(dag.timetable))  # as the scheduler holds it

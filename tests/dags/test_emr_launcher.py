@@ -92,7 +92,7 @@ def test_the_step_carries_the_local_launchers_args_a_retry_adopts_it_and_a_kill_
     assert step["Config"]["Jar"] == "command-runner.jar"
 
     # Exactly what the local launcher would run for the same task, after master/deploy mode.
-    spec = first.op.build_spec("local", first.op.deployment_config())
+    spec = first.op.build_spec("local", first.op.deployment_config(), CONTEXT)
     assert spec.conf["spark.yarn.maxAppAttempts"] == "1"  # a failed driver is not run twice
     local = LocalLauncher(log=__import__("logging").getLogger("test")).command(spec)
     args = step["Config"]["Args"]

@@ -89,8 +89,11 @@ def test_manifest_names_branch_targets_and_no_build_path(two_builds):
     assert manifest["python"]["version"].startswith("3.11.")
     assert manifest["spark"]["version"] == "3.5.7"
     assert manifest["runtime_requirements"] == [
-        "boto3==1.44.8", "botocore==1.44.8", "jinja2==3.1.6", "jmespath==1.1.0", "markupsafe==3.0.4",
-        "pycountry==24.6.1", "python-dateutil==2.9.0.post0", "s3transfer==0.19.3", "six==1.17.0", "urllib3==2.8.0",
+        "anyio==4.16.0", "attrs==26.1.0", "boto3==1.44.8", "botocore==1.44.8", "certifi==2026.10.19.post1",
+        "charset-normalizer==3.5.3", "h11==0.16.0", "httpcore2==2.16.2", "httpx2==2.16.2", "idna==3.20",
+        "jinja2==3.1.6", "jmespath==1.1.0", "markupsafe==3.0.4", "openlineage-python==1.54.0", "packaging==26.4",
+        "pycountry==24.6.1", "python-dateutil==2.9.0.post0", "pyyaml==6.0.4", "requests==2.34.2",
+        "s3transfer==0.19.3", "six==1.17.0", "truststore==0.10.5", "typing-extensions==4.16.0", "urllib3==2.8.0",
     ]
     assert set(manifest["files"]) == set(artifact.PAYLOAD)
     assert artifact.content_hash(manifest["files"]) == manifest["content_hash"]
@@ -114,6 +117,7 @@ def test_environment_archive_is_normalized(two_builds):
         site = "lib/python3.11/site-packages/"
         assert f"{site}pycountry/__init__.py" in names
         assert f"{site}jinja2/sandbox.py" in names  # a SqlJob renders its SQL on the cluster
+        assert f"{site}openlineage/client/client.py" in names  # the driver emits the run's lineage
         assert not [n for n in names if n.startswith((f"{site}pyspark", f"{site}py4j", f"{site}pip"))]
         links = {m.name: m.linkname for m in members if m.issym()}
         assert links["bin/python3.11"] == "/usr/bin/python3.11"

@@ -33,6 +33,8 @@ _CLOCK_ALLOWED = {
     ("common/qa_cleanup.py", "fs, now = HadoopFs(spark), time.time() if now is None else now"),
     # a Trino fetch's temporary directory left by a killed run is removed once stale
     ("common/io/trino.py", "cutoff = time.time() - _STALE_TMP_SECONDS"),
+    # an OpenLineage event's eventTime is when the event happened (the run's ds is nominalTime)
+    ("common/lineage_events.py", "return datetime.now(UTC).isoformat()"),
 }
 
 
