@@ -154,10 +154,14 @@ class IcebergFormat:
         except Exception as exc:
             if "cherry-pick" not in str(exc).lower():
                 raise
+            spec = ", ".join("/".join(f"{c}={v}" for c, v in p.items()) for p in staged.partitions) or "the table"
+            why = ("another run published the same partition after this run staged its version: that run's "
+                   "version stands" if "changed partition" in str(exc) else
+                   "another run committed to the table while this run emptied its partition, which Iceberg "
+                   "publishes only as a fast-forward")
             raise SourceError(
-                f"{staged.physical}: another run committed to the table while run {staged.run_id} emptied its "
-                f"partition, and Iceberg re-applies only appends and partition overwrites; nothing of this run "
-                f"was published to it. Run the job again: {exc}"
+                f"{staged.physical} {spec}: {why}; nothing of run {staged.run_id} was published to it; run the job "
+                "again to replace it"
             ) from None
         return f"{staged.physical}@{row.current_snapshot_id}"
 
