@@ -89,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--into", required=True, metavar="pyspark_jobs/DOMAIN", help="the domain package to write")
     migrate.add_argument("--dags", default="dags", metavar="DIR", help="where the new DAG file goes (default: dags)")
 
+    new = sub.add_parser("new", help="a new job that runs as generated: job module, transform, test")
+    new.add_argument("job", metavar="DOMAIN.NAME")
+    new.add_argument("--inputs", required=True, metavar="DB.TABLE,...",
+                     help="the tables it reads; the first starts as its output (declared ones are imported)")
     contracts = sub.add_parser("contracts", help="contracts from live schemas: import them, diff declared ones")
     contracts_sub = contracts.add_subparsers(dest="contracts_command", required=True, metavar="CONTRACTS_COMMAND")
     imports = contracts_sub.add_parser("import", help="print Table(...) code for tables as the metastore or MySQL describes them")
@@ -289,6 +293,31 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     return 1 if result.differences else 0
 
 
+def _cmd_new(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import pyspark_jobs
+    from common.live_schema import declared_tables
+    from common.scaffold import plan_scaffold, write_scaffold
+
+    inputs = [name.strip() for name in args.inputs.split(",") if name.strip()]
+    spark = settings = None
+    if any(name not in declared_tables() for name in inputs):  # read from the live schema
+        from common.session import get_spark
+        from common.settings import load_settings
+
+        settings = load_settings()
+        spark = get_spark("pyspark-jobs new")
+        spark.sparkContext.setLogLevel("ERROR")
+    root = Path(pyspark_jobs.__file__).resolve().parents[1]  # where the jobs being discovered live
+    scaffold = plan_scaffold(spark, settings, args.job, inputs, root)
+    write_scaffold(scaffold, root)
+    print("\n".join(scaffold.lines()))
+    print(f"next: pytest tests/pyspark_jobs/{args.job.split('.')[0]}; pyspark-jobs check {args.job}; "
+          f"pyspark-jobs run {args.job} --ds YYYY-MM-DD")
+    return 0
+
+
 def _cmd_contracts(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -442,6 +471,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return TABLE_COMMANDS[args.command](args)
         if args.command == "migrate":
             return _cmd_migrate(args)
+        if args.command == "new":
+            return _cmd_new(args)
         if args.command == "contracts":
             return _cmd_contracts(args)
         if args.command == "qa":

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from common.contracts import Table
 
 __all__ = ["assert_frame_equal", "frame", "table_frame", "run_steps", "partition_location", "D", "day",
-           "load_packaging_script", "load_dev_script", "mysql_connection", "put_artifact_stub"]
+           "load_packaging_script", "load_dev_script", "mysql_connection", "put_artifact_stub", "repository_copy"]
 
 PACKAGING = Path(__file__).resolve().parents[1] / "packaging"
 DEV = PACKAGING.parent / "dev"
@@ -166,3 +166,23 @@ def trino_rows(query: str) -> list[tuple]:
     cursor = trino.dbapi.connect(host=settings.host, port=settings.port, user="pyspark-jobs-tests").cursor()
     cursor.execute(query)
     return [tuple(row) for row in cursor.fetchall()]
+
+
+def repository_copy(target: Path) -> dict[str, str]:
+    """The files git tracks copied to `target` (mtimes kept, so make finds the virtualenv up to
+    date), the virtualenv linked; returns the environment that runs commands there: its code
+    first on PYTHONPATH, this checkout's services and data (PYSPARK_JOBS_VAR)."""
+    import os
+    import shutil
+    import subprocess
+
+    root = PACKAGING.parent
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True).stdout
+    for name in filter(None, listed.decode().split("\0")):
+        if (root / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / name, target / name)
+    (target / ".venv").symlink_to(root / ".venv")
+    return {**os.environ, "PATH": f"{root / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PYTHONPATH": str(target), "PYSPARK_JOBS_HOME": str(target),
+            "PYSPARK_JOBS_VAR": os.environ.get("PYSPARK_JOBS_VAR", str(root / "var"))}
