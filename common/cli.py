@@ -349,14 +349,19 @@ def _cmd_contracts(args: argparse.Namespace) -> int:
     env = Environment(args.env, args.branch)
     spark = get_spark("pyspark-jobs contracts")
     spark.sparkContext.setLogLevel("ERROR")
-    differences = 0
+    differences, errors = 0, 0
     for name in names:
         table = declared[name]
         physical = None if table.source or table.store != WAREHOUSE else env.output_name(table)
-        lines = contract_differences(table, live_table(spark, settings, name, table.store, physical))
+        try:
+            lines = contract_differences(table, live_table(spark, settings, name, table.store, physical))
+        except PysparkJobsError as exc:  # one table missing or its store down: the others are still compared
+            print(f"error: {exc}", file=sys.stderr)
+            errors += 1
+            continue
         differences += len(lines)
         print("\n".join(lines) if lines else f"{name}: as declared")
-    return 1 if differences else 0
+    return 2 if errors else 1 if differences else 0
 
 
 def _cmd_qa_cleanup(args: argparse.Namespace) -> int:

@@ -66,19 +66,21 @@ class ScanMetrics:
             return
         self.url = f"{context.uiWebUrl}/api/v1/applications/{context.applicationId}/sql"
         try:
-            self.first = max((e["id"] + 1 for e in self._executions(0)), default=0)
+            self.first = max((e["id"] + 1 for e in self._executions()), default=0)
         except (OSError, ValueError) as exc:  # unreachable, or not the API answering (a proxy page)
             self.reason = f"rows read unknown: the Spark UI's REST API did not answer ({exc})"
 
-    def _executions(self, offset: int) -> list[dict]:
-        query = f"?details=true&planDescription=false&offset={offset}&length=100000"
+    def _executions(self) -> list[dict]:
+        """The executions the UI retains (spark.sql.ui.retainedExecutions, the newest): `offset`
+        counts retained ones, not ids, so the run's are picked by id."""
+        query = "?details=true&planDescription=false&length=100000"
         with urllib.request.urlopen(self.url + query, timeout=10) as response:  # noqa: S310 - the driver's own UI
             return json.load(response)
 
     def _settled(self) -> list[dict]:
         deadline = time.monotonic() + _SETTLE_S
         while True:
-            executions = [e for e in self._executions(self.first) if e["id"] >= self.first]
+            executions = [e for e in self._executions() if e["id"] >= self.first]
             if all(e["status"] != "RUNNING" for e in executions) or time.monotonic() > deadline:
                 return executions
             time.sleep(0.2)
