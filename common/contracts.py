@@ -126,6 +126,9 @@ class Table:
     description: str = ""
     # MySQL only: the integral column JDBC reads are split on (defaults to the primary key).
     split_column: str | None = field(default=None)
+    # MySQL only: rows per round trip of its JDBC read, where the deployment's default
+    # (PYSPARK_JOBS_JDBC_FETCH_SIZE) suits it badly: fewer for very wide rows, more for narrow ones.
+    fetch_size: int | None = None
     # Checked on every read: NOT NULL columns hold no nulls and the primary key is unique. For
     # dimensions, where a duplicated key silently multiplies the rows of every join.
     check_keys: bool = False
@@ -150,6 +153,12 @@ class Table:
             )
         if self.format not in FORMATS:
             raise ValueError(f"table {self.name}: format must be 'iceberg' or 'hive', not {self.format!r}")
+        if self.fetch_size is not None and not self.is_mysql:
+            raise ValueError(f"table {self.name}: fetch_size applies to MySQL tables only (store 'mysql' or "
+                             f"'mysql:<source>'), not to store {self.store!r}")
+        if self.fetch_size is not None and (type(self.fetch_size) is not int or self.fetch_size < 1):
+            raise ValueError(f"table {self.name}: fetch_size is rows per round trip: a whole number above 0, "
+                             f"not {self.fetch_size!r}")
         if self.retention_days < 0:
             raise ValueError(f"table {self.name}: retention_days must be 0 or more, not {self.retention_days}")
 

@@ -50,7 +50,8 @@ CLUSTER_SPARK_DEFAULTS = MappingProxyType({
     "spark.sql.adaptive.coalescePartitions.enabled": "true",
 })
 _SOURCE_KEYS = {"secret_id": "SECRET_ID", "ssl_mode": "SSL_MODE", "read_replica": "READ_REPLICA",
-                "host": "HOST", "port": "PORT", "database": "DATABASE"}
+                "host": "HOST", "port": "PORT", "database": "DATABASE", "connect_timeout": "CONNECT_TIMEOUT",
+                "query_timeout": "QUERY_TIMEOUT", "socket_timeout": "SOCKET_TIMEOUT"}
 # OpenLineage (common/lineage_events.py): where the driver sends a run's events and how it names them.
 _LINEAGE_KEYS = {"lineage_url": "LINEAGE_URL", "lineage_namespace": "LINEAGE_NAMESPACE",
                  "lineage_catalog_namespace": "LINEAGE_CATALOG_NAMESPACE",

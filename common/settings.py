@@ -6,7 +6,8 @@ They never come from a command line, and the dataclasses below keep them out of 
 
 MySQL sources: the contract store `mysql` is the source `default`, read from `PYSPARK_JOBS_MYSQL_<KEY>`;
 `mysql:<name>` is the source `<name>`, read from `PYSPARK_JOBS_MYSQL_<NAME>_<KEY>`. KEY is HOST, PORT,
-DATABASE, USER, PASSWORD, SECRET_ID, SSL_MODE or READ_REPLICA. With SECRET_ID the driver reads
+DATABASE, USER, PASSWORD, SECRET_ID, SSL_MODE, READ_REPLICA, CONNECT_TIMEOUT, QUERY_TIMEOUT or
+SOCKET_TIMEOUT (the timeouts in whole seconds; see MysqlSettings). With SECRET_ID the driver reads
 the credentials (and host, port, database unless set) from AWS Secrets Manager when the source
 is first read, so a cluster's step carries the secret's id and never its value.
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 __all__ = ["MYSQL_KEYS", "MysqlSettings", "TrinoSettings", "Settings", "load_settings", "mysql_key", "read_profile"]
 
@@ -45,7 +46,12 @@ ICEBERG_CATALOG_TYPE = "spark.sql.catalog.spark_catalog.type"
 # The local Hive metastore service (dev/services.sh): the catalog every local Spark process shares.
 METASTORE_PORT = "19083"
 DEFAULT_SOURCE = "default"
-MYSQL_KEYS = ("HOST", "PORT", "DATABASE", "USER", "PASSWORD", "SECRET_ID", "SSL_MODE", "READ_REPLICA")
+MYSQL_KEYS = ("HOST", "PORT", "DATABASE", "USER", "PASSWORD", "SECRET_ID", "SSL_MODE", "READ_REPLICA",
+              "CONNECT_TIMEOUT", "QUERY_TIMEOUT", "SOCKET_TIMEOUT")
+# Seconds. The socket timeout, unless set, stays this far above the query timeout (MysqlSettings).
+CONNECT_TIMEOUT_S = 5
+QUERY_TIMEOUT_S = 3600
+SOCKET_MARGIN_S = 300
 # Connector/J's sslMode values; REQUIRED encrypts, the VERIFY_* modes also check the server.
 SSL_MODES = ("DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY")
 LAKE_SCHEMES = ("s3://", "s3a://", "file://")
@@ -81,6 +87,14 @@ class MysqlSettings:
     # Reads go to the replica when one is set (the secret's host stays the primary).
     read_replica: str = ""
     source: str = DEFAULT_SOURCE
+    # Seconds. connect: to open a connection. query: one statement (a partition's SELECT, its
+    # rows included unless streamed through a cursor) before Connector/J has MySQL cancel it
+    # (KILL QUERY). socket: silence on an open connection, i.e. a server or network gone
+    # without closing it; above the query timeout, so a slow but live statement is cancelled
+    # on the server rather than abandoned there by a client that hung up.
+    connect_timeout: int = CONNECT_TIMEOUT_S
+    query_timeout: int = QUERY_TIMEOUT_S
+    socket_timeout: int = QUERY_TIMEOUT_S + SOCKET_MARGIN_S
 
     @property
     def read_host(self) -> str:
@@ -90,7 +104,12 @@ class MysqlSettings:
     def jdbc_url(self) -> str:
         # No credentials in the URL: they travel as connection properties.
         return (f"jdbc:mysql://{self.read_host}:{self.port}/{self.database}"
-                f"?sslMode={self.ssl_mode}&connectTimeout=5000")
+                f"?sslMode={self.ssl_mode}&connectTimeout={self.connect_timeout * 1000}"
+                f"&socketTimeout={self.socket_timeout * 1000}")
+
+    def setting(self, key: str) -> str:
+        """The variable that sets `key` (e.g. QUERY_TIMEOUT) of this source."""
+        return PREFIX + mysql_key(self.source, key)
 
 
 @dataclass(frozen=True)
@@ -177,11 +196,33 @@ class Settings:
         ssl_mode = (get("SSL_MODE") or "DISABLED").upper()
         if ssl_mode not in SSL_MODES:
             raise ConfigError(f"{setting('SSL_MODE')}={ssl_mode!r}: use one of {', '.join(SSL_MODES)}")
+        m = self.mysql
+        defaults = ((m.connect_timeout, m.query_timeout, m.socket_timeout) if source == DEFAULT_SOURCE
+                    else (CONNECT_TIMEOUT_S, QUERY_TIMEOUT_S, 0))
         return MysqlSettings(
             host=str(values["host"]), port=int(values["port"] or 3306), database=str(values["database"]),
             user=str(values["user"]), password=str(values["password"]), ssl_mode=ssl_mode,
             read_replica=get("READ_REPLICA"), source=source,
+            **_timeouts(get, setting, defaults),
         )
+
+
+def _timeouts(get: Callable[[str], str], setting: Callable[[str], str], defaults: tuple[int, int, int]) -> dict[str, int]:
+    """A source's timeouts in seconds, each a whole number above 0; an unset socket timeout
+    follows the query timeout (a 0 default), an unset other one keeps its default."""
+    from common.errors import ConfigError
+
+    seconds = {}
+    for key, default in zip(("CONNECT_TIMEOUT", "QUERY_TIMEOUT", "SOCKET_TIMEOUT"), defaults):
+        text = get(key).strip()
+        if not text:
+            seconds[key] = default or seconds["QUERY_TIMEOUT"] + SOCKET_MARGIN_S
+            continue
+        if not (text.isascii() and text.isdigit()) or int(text) == 0:
+            raise ConfigError(f"{setting(key)}={text!r}: give a whole number of seconds above 0")
+        seconds[key] = int(text)
+    return {"connect_timeout": seconds["CONNECT_TIMEOUT"], "query_timeout": seconds["QUERY_TIMEOUT"],
+            "socket_timeout": seconds["SOCKET_TIMEOUT"]}
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -209,6 +250,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         password=get("MYSQL_PASSWORD"),
         ssl_mode=get("MYSQL_SSL_MODE", "DISABLED").upper(),  # checked by mysql_source()
         read_replica=get("MYSQL_READ_REPLICA"),
+        **_timeouts(lambda key: get("MYSQL_" + key), lambda key: f"{PREFIX}MYSQL_{key}", (CONNECT_TIMEOUT_S, QUERY_TIMEOUT_S, 0)),
     )
     lake_root = get("LAKE_ROOT", (var / "lake").as_uri()).rstrip("/")
     qa_root = get("QA_ROOT", f"{lake_root}/_qa").rstrip("/")

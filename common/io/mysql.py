@@ -2,12 +2,14 @@
 
 Bounds for the split come from one MIN/MAX query on the driver; Spark pushes column pruning and filters
 into each partition's SELECT. Credentials travel as connection properties, never in the URL,
-a log line or a repr.
+a log line or a repr. Every statement has a query timeout and every connection a socket timeout
+(MysqlSettings); what a split read guarantees while the table changes is in docs/RELIABILITY.md.
 """
 
 from __future__ import annotations
 
 import logging
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -25,6 +27,13 @@ __all__ = ["MysqlReader", "read_interrupted"]
 log = logging.getLogger(__name__)
 DRIVER = "com.mysql.cj.jdbc.Driver"
 _INTEGRAL = {"tinyint", "smallint", "int", "integer", "bigint"}
+# Connector/J's errors when a statement outlived the query timeout, and when a socket stayed silent.
+_QUERY_TIMED_OUT = ("MySQLTimeoutException", "Statement cancelled due to timeout")
+_SOCKET_TIMED_OUT = ("SocketTimeoutException", "Read timed out")
+_TAIL = "outputs this run had not yet written keep their previous version"
+# The MySQL reads whose DataFrames are still in use, for naming the table when a timeout fires
+# in a Spark task: a task's error says what timed out, never which table it was reading.
+_live_reads: weakref.WeakKeyDictionary[DataFrame, tuple[str, MysqlSettings]] = weakref.WeakKeyDictionary()
 
 
 def _reason(exc: Exception) -> str:
@@ -35,22 +44,44 @@ def _reason(exc: Exception) -> str:
     return text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
 
 
+def _timed_out(text: str, reads: list[tuple[str, MysqlSettings]]) -> SourceError | None:
+    """A read that hit the query or the socket timeout, as one line naming the table (or the tables
+    it may have been), the timeout and the setting that changes it; None for any other failure."""
+    if any(marker in text for marker in _QUERY_TIMED_OUT):
+        key, what = "QUERY_TIMEOUT", "a statement ran longer than the query timeout and MySQL cancelled it"
+        fix = "raise it if the table is this slow to read, or find what holds a lock on it"
+    elif "com.mysql.cj" in text and any(marker in text for marker in _SOCKET_TIMED_OUT):
+        key, what = "SOCKET_TIMEOUT", "MySQL sent nothing for longer than the socket timeout"
+        fix = "check that the server and the network to it are up, or raise it"
+    else:
+        return None
+    tables = ", ".join(dict.fromkeys(where for where, _ in reads))
+    settings = "; ".join(dict.fromkeys(f"{getattr(m, key.lower())} s, {m.setting(key)}" for _, m in reads))
+    return SourceError(f"reading {'one of ' if len(reads) > 1 else ''}{tables} timed out: {what} ({settings}); "
+                       f"{fix}; {_TAIL}")
+
+
 def read_interrupted(exc: BaseException, mysql: MysqlSettings) -> SourceError | None:
-    """A Spark job that failed because MySQL went away while its tasks were reading, as one line.
+    """A Spark job that failed because MySQL went away, or a read timed out, while its tasks were
+    reading, as one line.
 
     A JDBC read is lazy: `read()` only asks for bounds and the schema, and the rows are fetched
     later inside tasks, so a restart in between surfaces as a failed Spark job whose cause is
     the driver's CommunicationsException. Task retries do not outlast a restart (they come
     within milliseconds; local[N] makes none), so the run fails, and the writer swaps in no
-    output it had not finished. None when `exc` is some other failure.
+    output it had not finished. A timeout names the MySQL reads still in use (one, unless the
+    failed job read several). None when `exc` is some other failure.
     """
     text = str(exc)
+    reads = list(_live_reads.values()) or [(f"a MySQL table of {mysql.host}:{mysql.port}", mysql)]
+    timed_out = _timed_out(text, reads)
+    if timed_out:
+        return timed_out
     if "com.mysql.cj" not in text or "Communications link failure" not in text:
         return None
     return SourceError(
         f"lost the connection to mysql {mysql.host}:{mysql.port} in the middle of a read (Communications link "
-        "failure); outputs this run had not yet written keep their previous version; rerun the job once MySQL "
-        "is back ('make services-status')"
+        f"failure); {_TAIL}; rerun the job once MySQL is back ('make services-status')"
     )
 
 
@@ -62,7 +93,7 @@ class MysqlReader:
     # Partitions of more keys than this stream through a server-side cursor.
     stream_rows: int = 1_000_000
 
-    def _options(self, *, stream: bool) -> dict[str, str]:
+    def _options(self, *, stream: bool, fetch_size: int | None = None) -> dict[str, str]:
         return {
             # A server-side cursor keeps an executor's memory flat on big partitions but costs
             # MariaDB a temporary table per query: small partitions are fetched whole instead.
@@ -70,7 +101,9 @@ class MysqlReader:
             "driver": DRIVER,
             "user": self.mysql.user,
             "password": self.mysql.password,
-            "fetchsize": str(self.fetch_size),
+            "fetchsize": str(fetch_size or self.fetch_size),
+            # Seconds; Spark sets it on every statement (schema, partitions), Connector/J enforces it.
+            "queryTimeout": str(self.mysql.query_timeout),
         }
 
     def _split_column(self, table: Table) -> str | None:
@@ -89,7 +122,9 @@ class MysqlReader:
         )
         connection = jvm.org.apache.spark.sql.jdbc.JdbcDialects.get(options.url()).createConnectionFactory(options).apply(-1)
         try:
-            result = connection.createStatement().executeQuery(query)
+            statement = connection.createStatement()
+            statement.setQueryTimeout(self.mysql.query_timeout)
+            result = statement.executeQuery(query)
             result.next()
             lo, hi = result.getLong(1), result.getLong(2)
             empty = result.wasNull()
@@ -100,7 +135,8 @@ class MysqlReader:
     def read(self, spark: SparkSession, table: Table) -> tuple[DataFrame, str]:
         source = f"`{table.database}`.`{table.table}`"
         where = f"mysql {self.mysql.read_host}:{self.mysql.port}/{table.name}"
-        options = self._options(stream=True)
+        fetch_size = table.fetch_size or self.fetch_size
+        options = self._options(stream=True, fetch_size=fetch_size)
         split = self._split_column(table)
         try:
             if split and self.partitions > 1:
@@ -109,7 +145,7 @@ class MysqlReader:
                     span = hi - lo + 1
                     partitions = max(1, min(self.partitions, span))
                     options.update(
-                        self._options(stream=span / partitions > self.stream_rows),
+                        self._options(stream=span / partitions > self.stream_rows, fetch_size=fetch_size),
                         partitionColumn=split,
                         lowerBound=str(lo),
                         upperBound=str(hi + 1),
@@ -117,9 +153,14 @@ class MysqlReader:
                     )
             df = spark.read.format("jdbc").options(**options).option("dbtable", source).load()
         except Exception as exc:  # py4j wraps every JDBC failure in one Java exception type
+            timed_out = _timed_out(str(exc), [(where, self.mysql)])
+            if timed_out:
+                raise timed_out from None
             raise SourceError(
                 f"cannot read {where}: {_reason(exc)}; check that MySQL source {self.mysql.source!r} is up and "
                 f"reachable from the driver, and its settings (PYSPARK_JOBS_{mysql_key(self.mysql.source, '*')}, "
                 "'make services-status' locally)"
             ) from None
-        return conform(df, table, where), where
+        df = conform(df, table, where)
+        _live_reads[df] = (where, self.mysql)
+        return df, where
