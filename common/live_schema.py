@@ -168,9 +168,10 @@ def literal_code(value: object) -> str:
     return repr(value)
 
 
-def table_code(table: Table, pad: str = "", *, key_todo: bool = False) -> str:
-    """`Table(...)` as it is declared in a job module; `key_todo` marks a key still to declare.
-    A source's format is left out: it is read whatever its format, and only writes use one."""
+def table_code(table: Table, pad: str = "", *, key_todo: bool | str = False) -> str:
+    """`Table(...)` as it is declared in a job module; `key_todo` marks a key still to declare
+    (True: the metastore's reason, or the comment's own text). A source's format is left out:
+    it is read whatever its format, and only writes use one."""
     q, contract = literal_code, table.contract
     if contract.todo:
         code = f"todo_contract({q(contract.todo)})"
@@ -180,11 +181,12 @@ def table_code(table: Table, pad: str = "", *, key_todo: bool = False) -> str:
         extra = "".join(f"{pad}        {k}={q(v)},\n" for k, v in (("partition_by", contract.partition_by),
                                                                   ("primary_key", contract.primary_key)) if v)
         if key_todo and not contract.primary_key:
-            extra += f"{pad}        # {KEY_TODO}\n"
+            extra += f"{pad}        # {KEY_TODO if key_todo is True else key_todo}\n"
         code = f"Contract(\n{pad}        (\n{cols}{pad}        ),\n{extra}{pad}    )"
     kwargs = "".join([f",\n{pad}    store=" + ("MYSQL" if table.store == MYSQL else q(table.store))
                       if table.store != WAREHOUSE else "", f",\n{pad}    source=True" if table.source else "",
-                      f",\n{pad}    format={q(table.format)}" if table.format != ICEBERG and not table.source else ""])
+                      f",\n{pad}    format={q(table.format)}" if table.format != ICEBERG and not table.source else "",
+                      f",\n{pad}    description={q(table.description)}" if table.description else ""])
     return f"Table(\n{pad}    {q(table.name)},\n{pad}    {code}{kwargs},\n{pad})"
 
 

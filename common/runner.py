@@ -319,5 +319,8 @@ def _run_job(config: RunConfig, spark: SparkSession | None, lineage: RunLineage)
     else:
         summary.inputs = [(a, where, None) for a, (_, where) in sources.items()]
     summary.timings.append(("total", time.perf_counter() - started))
-    summary.write_json(run_logs())
+    try:
+        summary.write_json(run_logs())
+    except OSError as exc:  # the outputs are published: a summary that cannot be written is a warning
+        log.warning("could not write the run's JSON summary: %s", exc)
     return summary  # the caller shows it (the CLI prints it once)

@@ -107,7 +107,8 @@ def plan_scaffold(spark: SparkSession | None, settings: Settings | None, name: s
     first_alias, first, _, _ = tables[0]
     columns = tuple(replace(c, description="") for c in first.contract.columns if c.name != "ds")
     output = Table(f"{domain}.{short}", Contract((*columns, Column("ds", "string", nullable=False)),
-                                                 partition_by=("ds",), primary_key=first.contract.primary_key))
+                                                 partition_by=("ds",), primary_key=first.contract.primary_key),
+                   description="TODO: what a row of this table means.")
     transforms_pkg = package / "transforms"
     transforms_module = package / "transforms.py"
     if transforms_module.exists():
@@ -159,8 +160,7 @@ def _job_module(name: str, tables: list, output: Table, transform_import: str, f
             inputs.append(f"{q(alias)}: {const}")
     needs_mysql = any(t.is_mysql for _, t, w, _ in tables if not w)
     heads = ", ".join(sorted(["Column", "Contract", "Table", *(["MYSQL"] if needs_mysql else [])]))
-    key_todo = "" if output.contract.primary_key else "  # TODO: the key that identifies a row"
-    output_code = table_code(output).replace("    ),\n)", f"    ),{key_todo}\n    description=\"TODO: what a row of this table means.\",\n)")
+    output_code = table_code(output, key_todo="TODO: the columns that identify a row")
     others = ", ".join(q(a) for a, *_ in tables[1:])
     return f'''"""{name}: TODO: what this job computes, for whom."""
 
@@ -186,7 +186,7 @@ class {_class_name(short)}(Job):
         {transform_import}
 
         return {{"{short}": step(t.{short}, {q(first_alias)}{", " + others if others else ""})}}
-'''.replace("\n\n\n\nOUTPUT", "\n\nOUTPUT").replace("import step\n\n__all__", "import step\n\n__all__")
+'''
 
 
 def _transform(short: str, aliases: list[str], first: Table, columns: tuple[Column, ...]) -> str:
