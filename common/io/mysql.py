@@ -77,7 +77,9 @@ def read_interrupted(exc: BaseException, mysql: MysqlSettings) -> SourceError | 
     timed_out = _timed_out(text, reads)
     if timed_out:
         return timed_out
-    if "com.mysql.cj" not in text or "Communications link failure" not in text:
+    # A restart seen by the connection, or by the statement the query timeout's timer closed.
+    lost = ("Communications link failure", "No operations allowed after statement closed")
+    if "com.mysql.cj" not in text or not any(marker in text for marker in lost):
         return None
     return SourceError(
         f"lost the connection to mysql {mysql.host}:{mysql.port} in the middle of a read (Communications link "
