@@ -66,14 +66,14 @@ class ScanMetrics:
             return
         self.url = f"{context.uiWebUrl}/api/v1/applications/{context.applicationId}/sql"
         try:
-            self.first = max((e["id"] + 1 for e in self._executions()), default=0)
+            self.first = max((e["id"] + 1 for e in self._executions(details=False)), default=0)
         except (OSError, ValueError) as exc:  # unreachable, or not the API answering (a proxy page)
             self.reason = f"rows read unknown: the Spark UI's REST API did not answer ({exc})"
 
-    def _executions(self) -> list[dict]:
+    def _executions(self, *, details: bool = True) -> list[dict]:
         """The executions the UI retains (spark.sql.ui.retainedExecutions, the newest): `offset`
-        counts retained ones, not ids, so the run's are picked by id."""
-        query = "?details=true&planDescription=false&length=100000"
+        counts retained ones, not ids, so the run's are picked by id. Without `details`, ids only."""
+        query = f"?details={str(details).lower()}&planDescription=false&length=100000"
         with urllib.request.urlopen(self.url + query, timeout=10) as response:  # noqa: S310 - the driver's own UI
             return json.load(response)
 
