@@ -91,8 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     new = sub.add_parser("new", help="a new job that runs as generated: job module, transform, test")
     new.add_argument("job", metavar="DOMAIN.NAME")
-    new.add_argument("--inputs", required=True, metavar="DB.TABLE,...",
-                     help="the tables it reads; the first starts as its output (declared ones are imported)")
+    new.add_argument("--inputs", metavar="DB.TABLE,...",
+                     help="the tables it reads; the first starts as its output (declared ones are imported); "
+                          "with --from-sql: the tables the query names bare (default: those it names db.table)")
+    new.add_argument("--from-sql", metavar="FILE",
+                     help="a legacy query: the job gets its output contract and a SqlJob twin running it")
     contracts = sub.add_parser("contracts", help="contracts from live schemas: import them, diff declared ones")
     contracts_sub = contracts.add_subparsers(dest="contracts_command", required=True, metavar="CONTRACTS_COMMAND")
     imports = contracts_sub.add_parser("import", help="print Table(...) code for tables as the metastore or MySQL describes them")
@@ -297,24 +300,30 @@ def _cmd_new(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     import pyspark_jobs
-    from common.live_schema import declared_tables
     from common.scaffold import plan_scaffold, write_scaffold
 
-    inputs = [name.strip() for name in args.inputs.split(",") if name.strip()]
-    spark = settings = None
-    if any(name not in declared_tables() for name in inputs):  # read from the live schema
+    inputs = [name.strip() for name in (args.inputs or "").split(",") if name.strip()]
+    if args.inputs is not None and not inputs:
+        raise ParamError("give --inputs db.table[,db.table...]: the tables the job reads")
+
+    def connect():  # Spark, for live schemas and the query: started only once the cheap checks pass
         from common.session import get_spark
         from common.settings import load_settings
 
         settings = load_settings()
         spark = get_spark("pyspark-jobs new")
         spark.sparkContext.setLogLevel("ERROR")
+        return spark, settings
+
     root = Path(pyspark_jobs.__file__).resolve().parents[1]  # where the jobs being discovered live
-    scaffold = plan_scaffold(spark, settings, args.job, inputs, root)
+    scaffold = plan_scaffold(connect, args.job, inputs, root, args.from_sql and Path(args.from_sql))
     write_scaffold(scaffold, root)
     print("\n".join(scaffold.lines()))
     print(f"next: pytest tests/pyspark_jobs/{args.job.split('.')[0]}; pyspark-jobs check {args.job}; "
           f"pyspark-jobs run {args.job} --ds YYYY-MM-DD")
+    if args.from_sql:
+        print(f"then: pyspark-jobs run {args.job}_sql --ds YYYY-MM-DD; "
+              f"pyspark-jobs parity {args.job}_sql {args.job} --ds YYYY-MM-DD")
     return 0
 
 
