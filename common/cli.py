@@ -11,6 +11,7 @@ import sys
 from typing import Sequence
 
 from common.errors import ParamError, PysparkJobsError
+from common.job import MAX_RANGE_DAYS, ds_range
 
 __all__ = ["main", "build_parser"]
 
@@ -36,9 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     describe = sub.add_parser("describe", help="one job's inputs, outputs, params and steps")
     describe.add_argument("job")
 
-    run = sub.add_parser("run", help="run a job for one ds")
+    run = sub.add_parser("run", help="run a job for one ds, or for a range of them in one Spark application")
     run.add_argument("job")
-    run.add_argument("--ds", required=True, help="run date, YYYY-MM-DD")
+    run.add_argument("--ds", help="run date, YYYY-MM-DD")
+    run.add_argument("--ds-from", metavar="YYYY-MM-DD", help="a backfill: the first run date (with --ds-to)")
+    run.add_argument("--ds-to", metavar="YYYY-MM-DD", help="a backfill: the last run date, included")
+    run.add_argument("--force", action="store_true", help=f"a backfill of more than {MAX_RANGE_DAYS} days")
     run.add_argument("--env", default="local", choices=("local", "qa", "prod"))
     run.add_argument("--branch", help="git branch; required with --env qa")
     run.add_argument("--param", action="append", type=_param, default=[], metavar="KEY=VALUE")
@@ -157,9 +161,24 @@ def _cmd_describe(name: str) -> int:
     return 0
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from common.runner import RunConfig, run_job
+def _run_days(args: argparse.Namespace) -> list[str] | None:
+    """The backfill's run dates, or None for a run of one --ds."""
+    ranged = args.ds_from is not None or args.ds_to is not None
+    if ranged == (args.ds is not None):
+        raise ParamError("give --ds YYYY-MM-DD, or --ds-from and --ds-to for a range (not both)")
+    if not ranged:
+        if args.force:
+            raise ParamError("--force allows a range over many days: give it with --ds-from and --ds-to")
+        return None
+    if args.ds_from is None or args.ds_to is None:
+        raise ParamError("a range takes both --ds-from and --ds-to (the same day for one)")
+    return ds_range(args.ds_from, args.ds_to, force=args.force)
 
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from common.runner import RunConfig, render_range, run_job, run_range
+
+    days = _run_days(args)
     options = {}
     if args.source != "trino" and (args.sample or args.sample_pct or args.refresh):
         raise ParamError("--sample, --sample-pct and --refresh apply to --source trino only")
@@ -172,7 +191,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     params = dict(args.param)
     config = RunConfig(
         job=args.job,
-        ds=args.ds,
+        ds=args.ds or days[0],
         env=args.env,
         branch=args.branch,
         params=params,
@@ -181,7 +200,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         count_inputs=not args.no_input_counts,
     )
     try:
-        summary = run_job(config)
+        summary = run_job(config) if days is None else run_range(config, days)
     except PysparkJobsError:
         raise
     except Exception as exc:  # a failed Spark job: say so in one line where the cause is known
@@ -194,7 +213,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             raise
         log.debug("the Spark failure behind it", exc_info=exc)
         raise error from None
-    print(summary.render())
+    print(summary.render() if days is None else render_range(summary))
     return 0
 
 

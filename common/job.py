@@ -19,7 +19,7 @@ from common.errors import ParamError
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-__all__ = ["Param", "Step", "step", "Job", "RunParams", "parse_ds", "REQUIRED"]
+__all__ = ["Param", "Step", "step", "Job", "RunParams", "parse_ds", "ds_range", "MAX_RANGE_DAYS", "REQUIRED"]
 
 REQUIRED: Any = object()
 _DS = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -41,6 +41,21 @@ def parse_ds(raw: str) -> date:
         return date.fromisoformat(raw)
     except ValueError:
         raise ParamError(f"ds {raw!r} is not a calendar date: use --ds YYYY-MM-DD") from None
+
+
+MAX_RANGE_DAYS = 366  # a backfill over more days must say --force: a typo in a year costs a cluster day
+
+
+def ds_range(ds_from: str, ds_to: str, *, force: bool = False) -> list[str]:
+    """Every run date from `ds_from` to `ds_to`, both included, or a ParamError naming the fix."""
+    first, last = parse_ds(ds_from), parse_ds(ds_to)
+    if first > last:
+        raise ParamError(f"--ds-from {ds_from} is after --ds-to {ds_to}: give the earlier day first")
+    days = (last - first).days + 1
+    if days > MAX_RANGE_DAYS and not force:
+        raise ParamError(f"--ds-from {ds_from} --ds-to {ds_to} spans {days} days, more than {MAX_RANGE_DAYS}: "
+                         "narrow the range, or add --force if that many partitions are meant")
+    return [date.fromordinal(first.toordinal() + i).isoformat() for i in range(days)]
 
 
 @dataclass(frozen=True)

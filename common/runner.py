@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from common.io.warehouse import WriteResult
     from common.lineage_events import RunLineage
 
-__all__ = ["RunConfig", "RunSummary", "Plan", "plan_job", "run_job", "StepError", "read_inputs", "check_keys"]
+__all__ = ["RunConfig", "RunSummary", "Plan", "plan_job", "run_job", "run_range", "render_range", "StepError",
+           "read_inputs", "check_keys"]
 
 log = logging.getLogger(__name__)
 SOURCES = ("lake", "trino")
@@ -63,13 +64,14 @@ class RunSummary:
     timings: list[tuple[str, float]] = field(default_factory=list)
     cached: list[tuple[str, str, int, int]] = field(default_factory=list)  # step, level, rows, bytes
     notes: list[str] = field(default_factory=list)
+    app_id: str | None = None  # the Spark application (one for every ds of a backfill)
     json_path: Path | None = None  # where write_json put it
 
     def as_json(self) -> dict[str, Any]:
         """The summary for machines (Airflow's XCom, lineage): inputs with the rows their scans
         read, outputs with rows and run ids, cached steps with sizes, seconds per phase."""
         return {
-            "job": self.job, "ds": self.ds, "env": self.env,
+            "job": self.job, "ds": self.ds, "env": self.env, "application_id": self.app_id,
             "inputs": [{"alias": a, "from": where, "rows_read": rows} for a, where, rows in self.inputs],
             "outputs": [{"table": o.table, "partition": o.partition, "rows": o.rows, "format": o.format,
                          "run_id": o.run_id, "location": o.location} for o in self.outputs],
@@ -251,6 +253,48 @@ def run_job(config: RunConfig, spark: SparkSession | None = None) -> RunSummary:
     return summary
 
 
+def run_range(config: RunConfig, days: list[str], spark: SparkSession | None = None) -> list[RunSummary]:
+    """A backfill: the job for each of `days` in order, in one Spark application, each ds
+    published as its own version as soon as it is done (a stop keeps those before it).
+
+    A run that fails stops the range; the log names the days done and how to resume."""
+    from dataclasses import replace
+
+    from common.session import get_spark
+
+    spark = spark or get_spark(f"pyspark-jobs {config.job} {days[0]}..{days[-1]}")
+    summaries: list[RunSummary] = []
+    started = time.perf_counter()
+    for ds in days:
+        try:
+            summary = run_job(replace(config, ds=ds), spark)
+        except BaseException:
+            done = f"{summaries[0].ds}..{summaries[-1].ds} published, " if summaries else ""
+            log.error("%s: the range stopped at ds=%s after %d of %d partitions (%s"
+                      "nothing after it); resume with --ds-from %s --ds-to %s", config.job, ds, len(summaries),
+                      len(days), done, ds, days[-1])
+            raise
+        summaries.append(summary)
+        log.info("%s backfill: ds=%s done, %d of %d partitions, %d rows written (%.1fs elapsed)", config.job, ds,
+                 len(summaries), len(days), sum(out.rows for out in summary.outputs), time.perf_counter() - started)
+    return summaries
+
+
+def render_range(summaries: list[RunSummary]) -> str:
+    """A backfill's summary: one line per partition (rows per output, seconds), then the total;
+    each partition's full summary is in its JSON file."""
+    first = summaries[0]
+    lines = [f"job {first.job} ds={first.ds}..{summaries[-1].ds} env={first.env}: {len(summaries)} partitions "
+             f"in application {first.app_id}"]
+    for one in summaries:
+        rows = "  ".join(f"{out.table} rows={out.rows}" for out in one.outputs)
+        lines.append(f"  ds={one.ds}  {rows}  {dict(one.timings).get('total', 0.0):.2f}s")
+    lines.append(f"  time   the runs {sum(dict(one.timings).get('total', 0.0) for one in summaries):.2f}s")
+    folders = sorted({str(one.json_path.parent) for one in summaries if one.json_path})
+    lines += [f"  json   {folder}/summary-{first.job}-<ds>-<run id>.json" for folder in folders]
+    return "\n".join(lines)
+
+
 def _run_job(config: RunConfig, spark: SparkSession | None, lineage: RunLineage) -> RunSummary:
     from pyspark import StorageLevel
 
@@ -271,7 +315,8 @@ def _run_job(config: RunConfig, spark: SparkSession | None, lineage: RunLineage)
     )
     spark = next(iter(frames.values())).sparkSession if frames else spark
     lineage.start(plan, spark)
-    summary = RunSummary(job=job_cls.name, ds=p.ds, env=env.name if not env.slug else f"qa/{env.slug}")
+    summary = RunSummary(job=job_cls.name, ds=p.ds, env=env.name if not env.slug else f"qa/{env.slug}",
+                         app_id=spark.sparkContext.applicationId)
     summary.timings.append(("plan (read inputs, build steps)", time.perf_counter() - started))
 
     scans = ScanMetrics(spark) if config.count_inputs else None  # before the run's first action

@@ -14,10 +14,12 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
+from common.errors import ParamError
+from common.job import ds_range
 from common.settings import ICEBERG_SPARK_CONF, SHIPPED_JARS
 
 __all__ = ["AIRFLOW_CONF", "ARCHIVE_ALIAS", "ARTIFACT_CONF", "ARTIFACT_FILES", "LINEAGE_PARENT_CONF", "LOCAL_MASTER",
@@ -94,7 +96,9 @@ def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, str]:
 
 @dataclass(frozen=True)
 class SubmitSpec:
-    """What one run is. `ds` may be an Airflow template such as "{{ ds }}" until rendered."""
+    """What one run is. `ds` may be an Airflow template such as "{{ ds }}" until rendered.
+    With `ds_to` it is a backfill: every ds from `ds` to `ds_to` in one application
+    (`run --ds-from --ds-to`); `force` allows more than a year of them."""
 
     job: str
     ds: str
@@ -103,6 +107,8 @@ class SubmitSpec:
     branch: str | None = None
     params: Mapping[str, str] = field(default_factory=dict)
     conf: Mapping[str, str] = field(default_factory=dict)
+    ds_to: str | None = None
+    force: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", _frozen(self.params))
@@ -111,6 +117,15 @@ class SubmitSpec:
             raise SubmitSpecError(f"job {self.job!r} must be a job name such as 'tpch.q01'")
         if not (_DS.match(self.ds) or _TEMPLATE.match(self.ds)):
             raise SubmitSpecError(f"ds {self.ds!r} must be YYYY-MM-DD or a template such as '{{{{ ds }}}}'")
+        if self.ds_to is not None:
+            if not (_DS.match(self.ds_to) or _TEMPLATE.match(self.ds_to)):
+                raise SubmitSpecError(f"ds_to {self.ds_to!r} must be YYYY-MM-DD or a template such as "
+                                      "'{{ params.ds_to }}'")
+            if _DS.match(self.ds) and _DS.match(self.ds_to):
+                try:
+                    ds_range(self.ds, self.ds_to, force=self.force)
+                except ParamError as exc:
+                    raise SubmitSpecError(f"the backfill ds..ds_to (the run's --ds-from, --ds-to): {exc}") from None
         if self.env not in _ENVS:
             raise SubmitSpecError(f"env {self.env!r} must be one of {', '.join(_ENVS)}")
         if self.env == "qa" and not self.branch:
@@ -128,8 +143,11 @@ class SubmitSpec:
         return f"{self.artifact.rstrip('/')}/{name}"
 
     def app_args(self) -> list[str]:
-        """The application's own arguments: `run JOB --ds D --env E [--branch B] [--param k=v]`."""
-        args = ["run", self.job, "--ds", self.ds, "--env", self.env]
+        """The application's own arguments: `run JOB --ds D --env E [--branch B] [--param k=v]`,
+        for a backfill `--ds-from D --ds-to D2 [--force]` instead of `--ds D`."""
+        days = ["--ds", self.ds] if self.ds_to is None else \
+            ["--ds-from", self.ds, "--ds-to", self.ds_to, *(["--force"] if self.force else [])]
+        args = ["run", self.job, *days, "--env", self.env]
         if self.branch:
             args += ["--branch", self.branch]
         for key, value in self.params.items():
@@ -176,13 +194,14 @@ class SubmitSpec:
     def local_command(self, *, spark_submit: str, driver_python: str, master: str = LOCAL_MASTER) -> list[str]:
         return [*self.local_prefix(spark_submit, driver_python, master), *self.submit_args()]
 
-    def rendered(self, ds: str) -> SubmitSpec:
+    def rendered(self, ds: str, ds_to: str | None = None) -> SubmitSpec:
         """This spec with a concrete ds (Airflow renders templates before execute)."""
-        return SubmitSpec(self.job, ds, self.env, self.artifact, self.branch, self.params, self.conf)
+        return replace(self, ds=ds, ds_to=ds_to if ds_to is not None else self.ds_to)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-able fields, e.g. for XCom; `SubmitSpec(**d)` rebuilds it."""
         return {
             "job": self.job, "ds": self.ds, "env": self.env, "artifact": self.artifact,
             "branch": self.branch, "params": dict(self.params), "conf": dict(self.conf),
+            "ds_to": self.ds_to, "force": self.force,
         }

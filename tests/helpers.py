@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from common.contracts import Table
 
 __all__ = ["assert_frame_equal", "frame", "table_frame", "run_steps", "partition_location", "D", "day",
-           "load_packaging_script", "load_dev_script", "mysql_connection", "put_artifact_stub", "repository_copy"]
+           "load_packaging_script", "load_dev_script", "mysql_connection", "put_artifact_stub", "repository_copy", "demo_reports_by_hand"]
 
 PACKAGING = Path(__file__).resolve().parents[1] / "packaging"
 DEV = PACKAGING.parent / "dev"
@@ -186,3 +186,43 @@ def repository_copy(target: Path) -> dict[str, str]:
     return {**os.environ, "PATH": f"{root / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
             "PYTHONPATH": str(target), "PYSPARK_JOBS_HOME": str(target),
             "PYSPARK_JOBS_VAR": os.environ.get("PYSPARK_JOBS_VAR", str(root / "var"))}
+
+
+def demo_reports_by_hand(spark: SparkSession, days: list[str]) -> dict[str, dict[str, list[tuple]]]:
+    """The demonstration job's three reports for each of `days`, computed in plain Python from
+    the source rows (TPC-H lines shipped that day, their orders, MySQL's customers and nations):
+    per ds, "segment" and "mode" sorted by their keys, "top" by rank."""
+    from collections import defaultdict
+
+    from pyspark.sql import functions as F
+
+    wanted = [date.fromisoformat(ds) for ds in days]
+    lines = spark.table("tpch.lineitem").filter(F.col("l_shipdate").isin(wanted)).collect()
+    keys = {r.l_orderkey for r in lines}
+    orders = {r.o_orderkey: r for r in spark.table("tpch.orders").collect() if r.o_orderkey in keys}
+    conn = mysql_connection()
+    with conn.cursor() as cur:
+        cur.execute("SELECT c_custkey, c_name, c_mktsegment, n_name FROM customer JOIN nation ON c_nationkey = n_nationkey")
+        customers = {row[0]: row[1:] for row in cur.fetchall()}
+    conn.close()
+    reports = {}
+    for ds, shipped in zip(days, wanted):
+        by_segment = defaultdict(lambda: [set(), Decimal(0)])
+        by_mode = defaultdict(lambda: [0, Decimal(0)])
+        by_customer = defaultdict(Decimal)
+        for line in (line for line in lines if line.l_shipdate == shipped):
+            order = orders[line.l_orderkey]
+            name, segment, nation = customers[order.o_custkey]
+            revenue = line.l_extendedprice * (1 - line.l_discount)
+            by_segment[(nation, segment)][0].add(order.o_orderkey)
+            by_segment[(nation, segment)][1] += revenue
+            by_mode[(line.l_shipmode, order.o_orderpriority)][0] += 1
+            by_mode[(line.l_shipmode, order.o_orderpriority)][1] += revenue
+            by_customer[(order.o_custkey, name, nation)] += revenue
+        top = sorted(by_customer.items(), key=lambda kv: (-kv[1], kv[0][0]))[:10]
+        reports[ds] = {
+            "segment": sorted((n, s, len(o), r) for (n, s), (o, r) in by_segment.items()),
+            "mode": sorted((m, p, c, r) for (m, p), (c, r) in by_mode.items()),
+            "top": [(i + 1, k[0], k[1], k[2], r) for i, (k, r) in enumerate(top)],
+        }
+    return reports

@@ -3,15 +3,11 @@ computation over the raw rows, plus what the run says about caching."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from datetime import date
-from decimal import Decimal
-
 import pytest
 from pyspark.sql import functions as F
 
 from common.runner import RunConfig, run_job
-from tests.helpers import mysql_connection
+from tests.helpers import demo_reports_by_hand, mysql_connection
 
 pytestmark = pytest.mark.services
 DS = "1995-03-15"
@@ -24,31 +20,7 @@ def run(spark):
 
 @pytest.fixture(scope="module")
 def expected(spark):
-    """The three reports computed by hand from the source rows."""
-    lines = spark.table("tpch.lineitem").filter(F.col("l_shipdate") == date.fromisoformat(DS)).collect()
-    keys = {r.l_orderkey for r in lines}
-    orders = {r.o_orderkey: r for r in spark.table("tpch.orders").collect() if r.o_orderkey in keys}
-    conn = mysql_connection()
-    with conn.cursor() as cur:
-        cur.execute("SELECT c_custkey, c_name, c_mktsegment, n_name FROM customer JOIN nation ON c_nationkey = n_nationkey")
-        customers = {row[0]: row[1:] for row in cur.fetchall()}
-    conn.close()
-    by_segment, by_mode, by_customer = defaultdict(lambda: [set(), Decimal(0)]), defaultdict(lambda: [0, Decimal(0)]), defaultdict(Decimal)
-    for line in lines:
-        order = orders[line.l_orderkey]
-        name, segment, nation = customers[order.o_custkey]
-        revenue = line.l_extendedprice * (1 - line.l_discount)
-        by_segment[(nation, segment)][0].add(order.o_orderkey)
-        by_segment[(nation, segment)][1] += revenue
-        by_mode[(line.l_shipmode, order.o_orderpriority)][0] += 1
-        by_mode[(line.l_shipmode, order.o_orderpriority)][1] += revenue
-        by_customer[(order.o_custkey, name, nation)] += revenue
-    top = sorted(by_customer.items(), key=lambda kv: (-kv[1], kv[0][0]))[:10]
-    return {
-        "segment": sorted((n, s, len(o), r) for (n, s), (o, r) in by_segment.items()),
-        "mode": sorted((m, p, c, r) for (m, p), (c, r) in by_mode.items()),
-        "top": [(i + 1, k[0], k[1], k[2], r) for i, (k, r) in enumerate(top)],
-    }
+    return demo_reports_by_hand(spark, [DS])[DS]
 
 
 def _rows(spark, table: str, order: list[str]) -> list[tuple]:
