@@ -16,4 +16,5 @@ dag = jobs_dag(
     schedule="@daily",
     start_date=datetime(1992, 1, 1),  # TPC-H order dates start in 1992
     doc_md=__doc__,
+    backfill=True,  # and <id>_backfill: a range of days, one application per job
 )

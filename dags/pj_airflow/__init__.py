@@ -3,7 +3,7 @@ write and read. Imports Airflow, the standard library and pyspark-free job metad
 
 from __future__ import annotations
 
-from pj_airflow.builder import job_names, job_tasks, jobs_dag
+from pj_airflow.builder import backfill_dag, job_names, job_tasks, jobs_dag
 from pj_airflow.deployment import Deployment, current_deployment
 from pj_airflow.graph import DependencyCycleError, DependencyError
 from pj_airflow.operator import SparkJobOperator
@@ -17,4 +17,5 @@ __all__ = [
     "job_names",
     "job_tasks",
     "jobs_dag",
+    "backfill_dag",
 ]

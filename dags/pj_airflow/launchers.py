@@ -21,10 +21,11 @@ import time
 from collections import deque
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from common.submit import SubmitSpec
 
-__all__ = ["LAUNCHERS", "EmrLauncher", "LaunchError", "LocalLauncher", "step_name"]
+__all__ = ["ACTIVE", "DONE", "LAUNCHERS", "TERMINAL", "EmrLauncher", "LaunchError", "LocalLauncher", "step_name"]
 
 LAUNCHERS = ("emr", "yarn", "local")
 ALIVE = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"]
@@ -38,9 +39,11 @@ class LaunchError(RuntimeError):
     """The run could not start or did not succeed; the message says where to look."""
 
 
-def step_name(dag_id: str, task_id: str, run_id: str, map_index: int = -1) -> str:
-    """One name per task instance and run, the same on every try: how a retry finds its step."""
-    name = f"pyspark-jobs {dag_id}.{task_id} {run_id}" + (f" [{map_index}]" if map_index >= 0 else "")
+def step_name(dag_id: str, task_id: str, run_id: str, map_index: int = -1, cleared_after: int = 0) -> str:
+    """One name per task instance, run and clear, the same on every retry: how a retry finds its
+    step, while a task cleared after try N (`cleared_after`) names, and so runs, a new step."""
+    name = (f"pyspark-jobs {dag_id}.{task_id} {run_id}" + (f" [{map_index}]" if map_index >= 0 else "")
+            + (f" cleared-after-try-{cleared_after}" if cleared_after > 0 else ""))
     if len(name) > 256:  # EMR's limit; keep it unique with a hash of the whole name
         name = name[:239] + "#" + hashlib.sha256(name.encode()).hexdigest()[:16]
     return name
@@ -104,6 +107,20 @@ class EmrLauncher:
         log_uri = re.sub(r"^s3n://", "s3://", log_uri).rstrip("/")
         return f"{log_uri}/{self.cluster_id}/steps/{step_id}/ (stderr.gz, stdout.gz, controller.gz)"
 
+    def links(self) -> dict[str, str]:
+        """The step's log folder in the S3 console and the cluster's Spark history server, as far as known."""
+        if not self.step_id:
+            return {}
+        cluster = self.client.describe_cluster(ClusterId=self.cluster_id)["Cluster"]
+        found = {}
+        if cluster.get("LogUri"):
+            bucket, base = _log_base(cluster["LogUri"], self.cluster_id)
+            found["logs"] = (f"https://console.aws.amazon.com/s3/buckets/{bucket}?region={self.client.meta.region_name}"
+                             f"&prefix={quote(f'{base}/steps/{self.step_id}/')}")
+        if cluster.get("MasterPublicDnsName"):
+            found["spark_ui"] = f"http://{cluster['MasterPublicDnsName']}:18080/"
+        return found
+
     def submit(self, spec: SubmitSpec, name: str) -> tuple[str, str]:
         """(step id, state): this run's existing step if there is one, else a new step."""
         existing = self.find_step(name)
@@ -147,8 +164,7 @@ class EmrLauncher:
         log_uri = self.client.describe_cluster(ClusterId=self.cluster_id)["Cluster"].get("LogUri")
         if not log_uri:
             return None
-        bucket, _, prefix = re.sub(r"^s3[an]?://", "", log_uri).partition("/")
-        base = f"{prefix.rstrip('/')}/{self.cluster_id}".lstrip("/")
+        bucket, base = _log_base(log_uri, self.cluster_id)
         s3 = self._s3()
         deadline = time.monotonic() + self.log_wait_s
         step_log, app, driver_log = "", None, ""
@@ -174,12 +190,18 @@ class EmrLauncher:
 
         return S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
 
-    def run(self, spec: SubmitSpec, name: str) -> dict[str, Any]:
+    def start(self, spec: SubmitSpec, name: str) -> str:
+        """Submit (or adopt) the step and say where its logs go; its state."""
         step_id, state = self.submit(spec, name)
         self.log.info("step logs: %s", self.log_location(step_id))
+        return state
+
+    def finish(self, name: str, state: str) -> dict[str, Any]:
+        """Wait for the started step unless it is done; raise LaunchError unless it completed."""
+        assert self.step_id, "finish() follows start()"
         if state != DONE:
-            self.wait(step_id)
-        return {"cluster_id": self.cluster_id, "step_id": step_id, "step_name": name}
+            self.wait(self.step_id)
+        return {"cluster_id": self.cluster_id, "step_id": self.step_id, "step_name": name}
 
     def kill(self) -> None:
         self._stop.set()
@@ -194,6 +216,12 @@ class EmrLauncher:
         except Exception as exc:  # noqa: BLE001 - on_kill must not raise; say what is left running
             self.log.error("could not cancel step %s (%s): cancel it with `aws emr cancel-steps "
                            "--cluster-id %s --step-ids %s`", self.step_id, exc, self.cluster_id, self.step_id)
+
+
+def _log_base(log_uri: str, cluster_id: str) -> tuple[str, str]:
+    """(bucket, key prefix) of a cluster's logs under its LogUri, where EMR copies them."""
+    bucket, _, prefix = re.sub(r"^s3[an]?://", "", log_uri).partition("/")
+    return bucket, f"{prefix.rstrip('/')}/{cluster_id}".lstrip("/")
 
 
 def _read_gz(s3: Any, bucket: str, key: str) -> str:
@@ -274,6 +302,9 @@ class LocalLauncher:
         if code != 0:
             raise LaunchError(f"spark-submit of {spec.job} exited with {code}; last lines:\n" + "\n".join(tail))
         return {"returncode": code, "command": command}
+
+    def links(self) -> dict[str, str]:
+        return {}  # local-cluster's UI and logs end with the run; its output is in the task log
 
     def kill(self) -> None:
         proc = self.proc

@@ -15,30 +15,43 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, TaskDeferralError, TaskDeferralTimeout
 
 from common.deployments import DeploymentConfig, DeploymentConfigError, load_deployment
 from common.submit import SubmitSpec, SubmitSpecError, lineage_conf
 from pj_airflow.artifacts import ArtifactNotFound, artifact_manifest, check_artifact, resolve_artifact
 from pj_airflow.deployment import deployments_file
 from pj_airflow.launchers import (
+    ACTIVE,
+    DONE,
     LAUNCHERS,
     EmrLauncher,
     LaunchError,
     LocalLauncher,
     step_name,
 )
+from pj_airflow.links import LINKS_KEY, SparkLogsLink, SparkUiLink
 
 __all__ = ["SparkJobOperator"]
 
 _UNRESOLVED = "<resolved when the task runs>"
 
 
-class SparkJobOperator(BaseOperator):
-    """Run job `job` for `ds` (default "{{ ds }}") as a spark-submit of a packaged branch."""
+def _flag(value: bool | str) -> bool:
+    """`force` as given, or rendered from a template such as "{{ params.force }}"."""
+    return value if isinstance(value, bool) else str(value).strip().lower() == "true"
 
-    template_fields: Sequence[str] = ("ds", "job_params", "spark_conf", "cluster_id", "artifact")
+
+class SparkJobOperator(BaseOperator):
+    """Run job `job` for `ds` (default "{{ ds }}") as a spark-submit of a packaged branch.
+
+    On EMR a retry adopts its try's step and a clear runs a new one (`step_name`); with
+    `deferrable` the task waits for the step in the triggerer (`EmrStepTrigger`).
+    """
+
+    template_fields: Sequence[str] = ("ds", "ds_to", "force", "job_params", "spark_conf", "cluster_id", "artifact")
     ui_color = "#f4a460"
+    operator_extra_links = (SparkUiLink(), SparkLogsLink())
 
     def __init__(
         self,
@@ -49,6 +62,8 @@ class SparkJobOperator(BaseOperator):
         artifact_channel: str,
         branch: str | None = None,
         ds: str = "{{ ds }}",
+        ds_to: str | None = None,
+        force: bool | str = False,
         job_params: Mapping[str, str] | None = None,
         spark_conf: Mapping[str, str] | None = None,
         launcher: str | None = None,
@@ -58,6 +73,7 @@ class SparkJobOperator(BaseOperator):
         cluster_id: str | None = None,
         aws_conn_id: str | None = "aws_default",
         poll_interval: float = 30.0,
+        deferrable: bool = True,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("task_id", job)
@@ -67,11 +83,13 @@ class SparkJobOperator(BaseOperator):
                 raise ValueError(f"{name}={value!r}: use one of {', '.join(LAUNCHERS)}")
         # Validate at parse time what can be validated (job, env, branch, param names).
         SubmitSpec(job=job, ds=ds, env=env, artifact=_UNRESOLVED, branch=branch,
-                   params=job_params or {}, conf=spark_conf or {})
+                   params=job_params or {}, conf=spark_conf or {}, ds_to=ds_to, force=_flag(force))
         self.job = job
         self.env = env
         self.branch = branch
         self.ds = ds
+        self.ds_to = ds_to
+        self.force = force
         self.job_params = dict(job_params or {})
         self.spark_conf = dict(spark_conf or {})
         self.launcher = launcher
@@ -83,6 +101,7 @@ class SparkJobOperator(BaseOperator):
         self.cluster_id = cluster_id
         self.aws_conn_id = aws_conn_id
         self.poll_interval = poll_interval
+        self.deferrable = deferrable  # EMR: wait for the step in the triggerer; yarn and local run in the worker
         self._running: Any = None
 
     def deployment_config(self) -> DeploymentConfig:
@@ -104,7 +123,7 @@ class SparkJobOperator(BaseOperator):
         # Every launcher gets the same arguments; on local-cluster the YARN settings are inert.
         conf = {**(config.spark_conf() if config else {}), **self.lineage_conf(context, artifact), **self.spark_conf}
         return SubmitSpec(job=self.job, ds=self.ds, env=self.env, artifact=artifact, branch=self.branch,
-                          params=self.job_params, conf=conf)
+                          params=self.job_params, conf=conf, ds_to=self.ds_to, force=_flag(self.force))
 
     @staticmethod
     def lineage_conf(context: Mapping[str, Any] | None, artifact: str) -> dict[str, str]:
@@ -126,11 +145,16 @@ class SparkJobOperator(BaseOperator):
             self.log.info("%s launcher, artifact %s", launcher, spec.artifact)
             check_artifact(spec.artifact)
             if launcher == "emr":
-                ti = context["ti"]
-                cluster = self.cluster_id or config.emr_cluster or os.environ.get("PYSPARK_JOBS_EMR_CLUSTER_ID", "")
-                self._running = EmrLauncher(cluster=cluster, aws_conn_id=self.aws_conn_id, log=self.log,
-                                            poll_interval=self.poll_interval, log_wait_s=config.log_wait_s)
-                result = self._running.run(spec, step_name(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1)))
+                self._running = self.emr_launcher(config)
+                name = self.emr_step_name(context["ti"])
+                state = self._running.start(spec, name)
+                if state != DONE and self.deferrable:
+                    from pj_airflow.triggers import EmrStepTrigger
+
+                    self.defer(trigger=EmrStepTrigger(cluster_id=self._running.cluster_id, step_id=self._running.step_id,
+                                                      aws_conn_id=self.aws_conn_id, poll_interval=self.poll_interval),
+                               method_name="execute_complete", kwargs={"name": name, "spec": spec.as_dict()})
+                result = self._running.finish(name, state)
             elif launcher == "yarn":
                 from pj_airflow.yarn import YarnLauncher
 
@@ -141,7 +165,67 @@ class SparkJobOperator(BaseOperator):
                 result = self._running.run(spec)
         except (LaunchError, ArtifactNotFound, SubmitSpecError, DeploymentConfigError) as exc:
             raise AirflowException(str(exc)) from None
+        finally:
+            self.push_links(context)
         return {"launcher": launcher, "spec": spec.as_dict(), **result}
+
+    def execute_complete(self, context: Any, event: dict[str, Any], name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """Back from the triggerer once the step ended: succeed, or fail with the driver's error."""
+        self._running = self.emr_launcher(self.deployment_config(), cluster=event["cluster_id"])
+        self._running.step_id = event["step_id"]
+        try:
+            result = self._running.finish(name, event["state"])
+        except LaunchError as exc:
+            raise AirflowException(str(exc)) from None
+        return {"launcher": "emr", "spec": spec, **result}
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
+        """A trigger that failed or timed out (execution_timeout) fails the task: cancel its step first."""
+        try:
+            return super().resume_execution(next_method, next_kwargs, context)
+        except (TaskDeferralError, TaskDeferralTimeout):
+            self.cancel_step(context)
+            raise
+
+    def cancel_step(self, context: Any) -> None:
+        """Cancel this try's pending or running step, found by its name."""
+        launcher = self.emr_launcher(self.deployment_config())
+        try:
+            found = launcher.find_step(self.emr_step_name(context["ti"]))
+        except Exception as exc:  # noqa: BLE001 - the task's own error must come through
+            self.log.error("could not look for this try's EMR step to cancel it (%s): cancel it with "
+                           "`aws emr cancel-steps`", exc)
+            return
+        if found and found["Status"]["State"] in ACTIVE:
+            launcher.step_id = found["Id"]
+            launcher.kill()
+
+    def emr_launcher(self, config: DeploymentConfig, cluster: str | None = None) -> EmrLauncher:
+        cluster = cluster or self.cluster_id or config.emr_cluster or os.environ.get("PYSPARK_JOBS_EMR_CLUSTER_ID", "")
+        return EmrLauncher(cluster=cluster, aws_conn_id=self.aws_conn_id, log=self.log,
+                           poll_interval=self.poll_interval, log_wait_s=config.log_wait_s)
+
+    def emr_step_name(self, ti: Any) -> str:
+        return step_name(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1),
+                         cleared_after=self.cleared_after(ti))
+
+    def cleared_after(self, ti: Any) -> int:
+        """The try after which a person last cleared this task instance; 0 if never. Airflow's clear
+        sets max_tries = try_number + retries (clear_task_instances) and a retry leaves it as it
+        was, as the task SDK's own first-try arithmetic (get_first_reschedule_date) relies on."""
+        return max(0, int(ti.max_tries) - int(self.retries or 0))
+
+    def push_links(self, context: Any) -> None:
+        """Where the run's Spark UI and logs are, for the task's extra links; on failure too."""
+        if self._running is None:
+            return
+        try:
+            links = self._running.links()
+        except Exception as exc:  # noqa: BLE001 - a missing link must not hide how the run ended
+            self.log.warning("no extra links for this run: %s", exc)
+            return
+        if links:
+            context["ti"].xcom_push(key=LINKS_KEY, value=links)
 
     def on_kill(self) -> None:
         if self._running is not None:

@@ -149,6 +149,11 @@ class YarnLauncher:
             raise LaunchError(self.failure(spec, code, list(tail)))
         return result
 
+    def links(self) -> dict[str, str]:
+        """The application's page on the ResourceManager (its Spark UI, then its history and logs)."""
+        rm = YarnLogs(self.conf_dir).rm
+        return {"spark_ui": f"{rm}/cluster/app/{self.application_id}"} if rm and self.application_id else {}
+
     def failure(self, spec: SubmitSpec, code: int, tail: list[str]) -> str:
         """One message with the driver's error; the driver's log tail goes to the task log."""
         app = self.application_id

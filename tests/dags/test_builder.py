@@ -59,3 +59,31 @@ def test_a_daily_run_computes_the_day_that_has_just_ended():
     assert info.run_after == datetime(2026, 12, 2, tzinfo=utc)
     assert info.data_interval.start.date().isoformat() == "2026-12-01"  # the run's ds
     assert info.data_interval.end == datetime(2026, 12, 2, tzinfo=utc)
+
+
+def test_the_backfill_dag_runs_each_job_once_over_the_whole_range():
+    """`jobs_dag(..., backfill=True)` also makes `<id>_backfill`: the same jobs in the same order,
+    each rendered by Airflow's templates into one `run --ds-from --ds-to` (one step on EMR)."""
+    from common.submit import SubmitSpecError
+    from pj_airflow import backfill_dag, jobs_dag
+
+    jobs = ["tpch.q01", "demo.daily_revenue"]
+    daily = jobs_dag("t_range", jobs, deployment=LOCAL, schedule="@daily", doc_md="daily")
+    backfill = backfill_dag("t_range", jobs, deployment=LOCAL,
+                            task_options={"operator_kwargs": {"artifact": "s3://artifacts/main"}})
+    assert backfill.dag_id == "t_range_backfill" and backfill.schedule is None and "backfill" in backfill.tags
+    assert set(backfill.task_dict) == set(daily.task_dict) == set(jobs)
+    assert {t: task.upstream_task_ids for t, task in backfill.task_dict.items()} == \
+        {t: task.upstream_task_ids for t, task in daily.task_dict.items()}
+    assert backfill.doc_md != "daily" and "--ds-from" in backfill.doc_md
+
+    task = backfill.task_dict["demo.daily_revenue"]
+    task.render_template_fields({"params": {"ds_from": "1995-03-01", "ds_to": "1995-03-30", "force": False}})
+    args = task.build_spec("local").app_args()
+    assert args[:6] == ["run", "demo.daily_revenue", "--ds-from", "1995-03-01", "--ds-to", "1995-03-30"]
+    assert "--ds" not in args and "--force" not in args
+
+    task = backfill.task_dict["tpch.q01"]
+    task.render_template_fields({"params": {"ds_from": "1995-03-30", "ds_to": "1995-03-01", "force": False}})
+    with pytest.raises(SubmitSpecError, match="--ds-from 1995-03-30 is after --ds-to 1995-03-01"):
+        task.build_spec("local")

@@ -75,6 +75,7 @@ def test_dag_files_import_without_errors_and_without_pyspark(prod):
 def test_tpch_daily_has_the_22_dataframe_jobs_and_no_sql_twins(prod):
     tasks = prod["dags"]["tpch_daily"]["tasks"]
     assert sorted(tasks) == [f"tpch.q{n:02d}" for n in range(1, 23)]
+    assert prod["dags"]["tpch_daily_backfill"]["tasks"] == tasks  # its backfill DAG: the same tasks
     # Every query reads only source tables, so no job feeds another: no inferred edges.
     assert all(task["upstream"] == [] for task in tasks.values())
 
@@ -92,7 +93,8 @@ def test_a_qa_deployment_gets_branch_dag_ids_artifact_and_namespace(tmp_path):
     qa = parse_dags(tmp_path, PYSPARK_JOBS_DEPLOYMENT="qa", PYSPARK_JOBS_BRANCH="Feature/New-Report")
     slug = branch_slug("Feature/New-Report")
     assert qa["errors"] == {} and qa["pyspark"] == []
-    assert sorted(qa["dags"]) == [f"qa__{slug}__demo_daily_revenue", f"qa__{slug}__tpch_daily"]
+    assert sorted(qa["dags"]) == [f"qa__{slug}__{dag}" for dag in ("demo_daily_revenue", "demo_daily_revenue_backfill",
+                                                                   "tpch_daily", "tpch_daily_backfill")]
     task = qa["dags"][f"qa__{slug}__demo_daily_revenue"]["tasks"]["demo.daily_revenue"]
     assert task["env"] == "qa" and task["branch"] == "Feature/New-Report"
     assert task["channel"] == slug and task["artifact_branch"] == "Feature/New-Report"

@@ -1,4 +1,5 @@
-"""The EMR launcher against the moto server: the step it adds, a retry, a kill, a failure.
+"""The EMR launcher against the moto server: the step it adds, a retry, a clear, a kill, a
+failure, the task's extra links.
 
 moto (5.2) keeps a step PENDING/RUNNING forever and does not implement CancelSteps: the
 kill test checks that the cancel request goes out for the right step and that the task
@@ -21,6 +22,7 @@ from botocore.stub import Stubber
 from common.slug import branch_slug
 from common.submit import SubmitSpec
 from pj_airflow.launchers import EmrLauncher, LaunchError, LocalLauncher, step_name
+from pj_airflow.links import LINKS_KEY
 from pj_airflow.operator import SparkJobOperator
 from tests.helpers import put_artifact_stub
 
@@ -28,30 +30,46 @@ BRANCH = "feature/emr-test"
 ARTIFACT = f"s3://pj-artifacts/builds/{branch_slug(BRANCH)}/0123abcd"
 
 
-def operator(cluster_id: str) -> SparkJobOperator:
+def operator(cluster_id: str, *, deferrable: bool = False) -> SparkJobOperator:
+    """The task; it waits for its step in the worker unless `deferrable` (then in the triggerer)."""
     return SparkJobOperator(
         task_id="demo.daily_revenue", job="demo.daily_revenue", ds="1995-03-15", env="qa", branch=BRANCH,
         artifact_branch=BRANCH, artifact_channel=branch_slug(BRANCH), artifact=ARTIFACT,
         job_params={"top_n": "5"}, launcher="emr", cluster_id=cluster_id, aws_conn_id=None, poll_interval=0.2,
+        retries=RETRIES, deferrable=deferrable,
     )
 
 
-CONTEXT = {"ti": SimpleNamespace(dag_id="qa__x__demo_daily_revenue", task_id="demo.daily_revenue",
-                                 run_id="manual__1995-03-15T00:00:00+00:00", map_index=-1)}
+RETRIES = 2
+RUN = {"dag_id": "qa__x__demo_daily_revenue", "task_id": "demo.daily_revenue",
+       "run_id": "manual__1995-03-15T00:00:00+00:00", "map_index": -1}
+
+
+def context(try_number: int = 1, max_tries: int = RETRIES) -> dict:
+    """A task try's context as Airflow numbers tries: a new run's first try is 1 with max_tries =
+    retries; a retry adds 1 to try_number only; a clear after try N sets max_tries = N + retries."""
+    pushed: dict = {}
+    ti = SimpleNamespace(**RUN, try_number=try_number, max_tries=max_tries, xcom=pushed,
+                         xcom_push=lambda key, value: pushed.__setitem__(key, value))
+    return {"ti": ti}
+
+
+CONTEXT = context()
 
 
 class Try:
     """One task try: execute() in a thread, as the task runner would, killable with on_kill()."""
 
-    def __init__(self, op: SparkJobOperator):
+    def __init__(self, op: SparkJobOperator, ctx: dict | None = None):
         self.op = op
+        self.context = ctx or context()
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         try:
-            self.op.execute(CONTEXT)
+            self.op.execute(self.context)
         except BaseException as exc:  # noqa: BLE001
             self.error = exc
 
@@ -87,7 +105,7 @@ def test_the_step_carries_the_local_launchers_args_a_retry_adopts_it_and_a_kill_
     first = Try(operator(emr_cluster))
     [added] = wait_for(lambda: steps(aws, emr_cluster))
     step = aws.describe_step(ClusterId=emr_cluster, StepId=added["Id"])["Step"]
-    assert step["Name"] == step_name(**{k: getattr(CONTEXT["ti"], k) for k in ("dag_id", "task_id", "run_id")})
+    assert step["Name"] == step_name(**RUN)
     assert step["ActionOnFailure"] == "CONTINUE"
     assert step["Config"]["Jar"] == "command-runner.jar"
 
@@ -106,7 +124,14 @@ def test_the_step_carries_the_local_launchers_args_a_retry_adopts_it_and_a_kill_
     # The first try's worker is lost while its step runs; a retry of the same run adopts the step.
     first.die()
     assert isinstance(first.error, AirflowException)
-    retry = Try(operator(emr_cluster))
+    # The failed try still gets its extra links: the step's log folder and the Spark history server.
+    primary = aws.describe_cluster(ClusterId=emr_cluster)["Cluster"]["MasterPublicDnsName"]
+    assert first.context["ti"].xcom[LINKS_KEY] == {
+        "logs": f"https://console.aws.amazon.com/s3/buckets/pj-emr-logs?region=us-east-1"
+                f"&prefix=logs/{emr_cluster}/steps/{added['Id']}/",
+        "spark_ui": f"http://{primary}:18080/",
+    }
+    retry = Try(operator(emr_cluster), context(try_number=2))
     wait_for(lambda: retry.op._running is not None and retry.op._running.step_id)
     assert retry.op._running.step_id == added["Id"]
     time.sleep(1.0)
@@ -172,9 +197,35 @@ def test_a_failed_step_whose_logs_never_arrive_still_fails_naming_where_they_wil
     assert "s3://pj-no-such-log-bucket/j-TEST/steps/s-1/" in message
 
 
-def test_step_names_are_the_same_on_every_try_and_fit_emr():
+@pytest.mark.services
+def test_a_retry_adopts_its_step_and_a_task_cleared_after_it_ended_runs_the_job_again(aws, emr_cluster):
+    """moto keeps every step RUNNING or PENDING, states a retry adopts: only the step's name, which
+    carries the try a clear came after, keeps a cleared task from adopting its earlier step."""
+    put_artifact_stub(ARTIFACT)
+    first = Try(operator(emr_cluster), context(try_number=1))
+    [before] = wait_for(lambda: steps(aws, emr_cluster))
+    first.die()
+    retry = Try(operator(emr_cluster), context(try_number=2))
+    assert wait_for(lambda: retry.op._running and retry.op._running.step_id) == before["Id"]
+    retry.die()
+
+    # A person clears the task after try 2 ended: try 3 adds a new step.
+    cleared = Try(operator(emr_cluster), context(try_number=3, max_tries=2 + RETRIES))
+    [new] = wait_for(lambda: [s for s in steps(aws, emr_cluster) if s["Id"] != before["Id"]])
+    assert new["Name"] == f"pyspark-jobs {RUN['dag_id']}.{RUN['task_id']} {RUN['run_id']} cleared-after-try-2"
+    cleared.die()
+    # A retry after that clear adopts the clear's step.
+    again = Try(operator(emr_cluster), context(try_number=4, max_tries=2 + RETRIES))
+    assert wait_for(lambda: again.op._running and again.op._running.step_id) == new["Id"]
+    again.die()
+    assert sorted(s["Id"] for s in steps(aws, emr_cluster)) == sorted([before["Id"], new["Id"]])
+
+
+def test_step_names_are_the_same_on_every_retry_new_for_each_clear_and_fit_emr():
     a = step_name("dag", "task", "scheduled__2024-01-01T00:00:00+00:00")
-    assert a == step_name("dag", "task", "scheduled__2024-01-01T00:00:00+00:00")
+    assert a == step_name("dag", "task", "scheduled__2024-01-01T00:00:00+00:00") == "pyspark-jobs dag.task " \
+        "scheduled__2024-01-01T00:00:00+00:00"
+    assert step_name("dag", "task", "r", 3, cleared_after=5) == "pyspark-jobs dag.task r [3] cleared-after-try-5"
     assert len(step_name("d" * 300, "t", "r")) == 256
     assert step_name("d" * 300, "t", "r") != step_name("d" * 300, "t", "r2")
 

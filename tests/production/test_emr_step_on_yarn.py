@@ -46,13 +46,14 @@ def operator(branch: str, launcher: str, **kwargs):
     return SparkJobOperator(
         task_id=JOB, job=JOB, ds=DS, env="qa", branch=branch, artifact_branch=branch,
         artifact_channel=branch_slug(branch), deployment="qa", launcher=launcher,
-        aws_conn_id=None, poll_interval=0.2, **kwargs,
+        aws_conn_id=None, poll_interval=0.2, deferrable=False, **kwargs,  # waits in the worker: the step's outcome
     )
 
 
 def context(branch: str) -> dict:
     return {"ti": SimpleNamespace(dag_id=f"qa__{branch_slug(branch)}__demo_daily_revenue", task_id=JOB,
-                                  run_id=f"manual__{DS}", map_index=-1)}
+                                  run_id=f"manual__{DS}", map_index=-1, try_number=1, max_tries=0,
+                                  xcom_push=lambda key, value: None)}
 
 
 def _describe(spark, table: str) -> dict[str, str]:

@@ -277,9 +277,10 @@ def test_the_emr_step_and_the_operators_log_carry_no_password(aws, emr_cluster, 
     op = SparkJobOperator(
         task_id=JOB, job=JOB, ds=DS, env="qa", branch=BRANCH, artifact_branch=BRANCH, artifact_channel=slug,
         artifact=f"s3://pj-artifacts/builds/{slug}/0123abcd", job_params={"top_n": "10"}, launcher="emr",
-        cluster_id=emr_cluster, aws_conn_id=None, poll_interval=0.2,
+        cluster_id=emr_cluster, aws_conn_id=None, poll_interval=0.2, deferrable=False,
     )
-    context = {"ti": SimpleNamespace(dag_id="qa__secrets__demo", task_id=JOB, run_id=f"manual__{DS}", map_index=-1)}
+    context = {"ti": SimpleNamespace(dag_id="qa__secrets__demo", task_id=JOB, run_id=f"manual__{DS}", map_index=-1,
+                                     try_number=1, max_tries=0, xcom_push=lambda key, value: None)}
     errors: list[BaseException] = []
 
     def execute() -> None:
