@@ -205,10 +205,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise
     except Exception as exc:  # a failed Spark job: say so in one line where the cause is known
         from common.io.mysql import read_interrupted
-        from common.io.warehouse import metastore_unreachable
+        from common.io.warehouse import metastore_unreachable, store_failed
         from common.settings import load_settings
 
-        error = read_interrupted(exc, load_settings().mysql) or metastore_unreachable(exc)
+        error = read_interrupted(exc, load_settings().mysql) or metastore_unreachable(exc) or store_failed(exc)
         if error is None:
             raise
         log.debug("the Spark failure behind it", exc_info=exc)

@@ -75,6 +75,17 @@ def prepare_local_conf_dir(settings: Settings | None = None) -> Path:
         "fs.s3a.aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
         "fs.s3a.access.key": "testing",
         "fs.s3a.secret.key": "testing",
+        # Retries (docs/RELIABILITY.md, "The object store, the metastore and Trino misbehaving"):
+        # the AWS SDK retries a request up to attempts.maximum times inside each of S3A's own
+        # retries. Hadoop 3.3.4's 20 SDK attempts times S3A's 7 can keep a task on a dead store
+        # for many minutes; 5 is Hadoop 3.4's default. S3A's own: 7 retries from 500 ms,
+        # exponential (connection failures), 20 from 100 ms for throttling (503 SlowDown),
+        # Hadoop's defaults, set here to be seen.
+        "fs.s3a.attempts.maximum": "5",
+        "fs.s3a.retry.limit": "7",
+        "fs.s3a.retry.interval": "500ms",
+        "fs.s3a.retry.throttle.limit": "20",
+        "fs.s3a.retry.throttle.interval": "100ms",
     }
     defaults = {
         "spark.sql.catalogImplementation": "hive",

@@ -32,7 +32,7 @@ from common.job import RunParams
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["WarehouseReader", "WarehouseWriter", "WriteResult", "described", "metastore_unreachable",
+__all__ = ["WarehouseReader", "WarehouseWriter", "WriteResult", "described", "metastore_unreachable", "store_failed",
            "partition_exists", "table_exists"]
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,32 @@ def metastore_unreachable(exc: BaseException) -> SourceError | None:
     return SourceError(
         f"the metastore {uris or '(hive.metastore.uris unset)'} does not answer; start it ('make services-status' "
         "locally) or fix its address (the deployment's metastore_uri, or the cluster's hive-site.xml); "
-        "nothing was written"
+        f"{_WHOLE}"
+    )
+
+
+_WHOLE = "each output partition holds its previous version or the new one whole: rerun once it answers"
+_S3A = ("org.apache.hadoop.fs.s3a.", "com.amazonaws.SdkClientException", "com.amazonaws.services.s3.")
+# What went wrong, as the AWS SDK and S3A word it; the first of these found names the cause.
+_S3_CAUSES = ("Connection reset", "Connection refused", "Read timed out", "connect timed out", "SlowDown",
+              "Access Denied", "AccessDenied", "NoSuchBucket", "Unable to execute HTTP request")
+
+
+def store_failed(exc: BaseException) -> SourceError | None:
+    """A Spark job that failed because S3 (s3a) kept failing after its retries, as one line naming
+    the endpoint and the cause. None when `exc` is something else."""
+    text = str(exc)
+    if not any(marker in text for marker in _S3A):
+        return None
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    endpoint = active.sparkContext._jsc.hadoopConfiguration().get("fs.s3a.endpoint") if active else None
+    cause = next((cause for cause in _S3_CAUSES if cause in text), text.strip().splitlines()[0][:200])
+    return SourceError(
+        f"S3 ({endpoint or 'the default endpoint'}) failed after the s3a retries: "
+        f"{cause}; check the store and its address "
+        f"(fs.s3a.endpoint; 'make services-status' locally); {_WHOLE}"
     )
 
 
