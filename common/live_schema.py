@@ -6,10 +6,12 @@ maps its columns to, NOT NULL, the primary key in key order). `pyspark-jobs cont
 import` prints the code, `contracts diff` compares a declared contract with the live one,
 `migrate` and `new` use the same reading for the tables they find.
 
-The metastore records neither NOT NULL nor a key for a lake table (for Hive-style parquet
-and for Iceberg tables this project writes, NOT NULL is the contract's check on every
-write): imported lake columns are nullable and the key is a TODO, and `contracts diff`
-compares lake tables by columns, types, partitioning and format only.
+The metastore records neither NOT NULL nor a key for a lake table, so every table the
+writer creates carries its contract's key and NOT NULL columns as table properties
+(`pyspark_jobs.primary_key`, `pyspark_jobs.not_null`; dev/load_tpch.py sets them on the TPC-H
+tables from the specification's keys), and an import reads them back. A table without them
+(written by something else) imports with nullable columns and its key as a TODO, and
+`contracts diff` compares it by columns, types, partitioning and format only.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ __all__ = ["LiveTable", "lake_contract", "mysql_contract", "read_contract", "imp
            "table_code", "module_code", "contract_differences", "literal_code", "declared_tables"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
-KEY_TODO = "TODO: the metastore records no key: declare the columns that identify a row"
+KEY_TODO = "TODO: the table records no key: declare the columns that identify a row"
 
 
 @dataclass(frozen=True)
@@ -56,13 +58,21 @@ def lake_format(spark: SparkSession, name: str) -> str:
     return ICEBERG if provider.lower() == ICEBERG else HIVE
 
 
-def lake_contract(spark: SparkSession, name: str) -> Contract | None:
-    """Columns, types and partition columns from the metastore; None when there is no such table."""
+def lake_contract(spark: SparkSession, name: str) -> tuple[Contract, bool] | None:
+    """Columns, types, descriptions (comments) and partition columns from the metastore, with
+    the key and NOT NULL columns the table's properties record, and whether they do; None when
+    there is no such table."""
+    from common.io.table_format import KEY_PROPERTY, NOT_NULL_PROPERTY
+
     if not spark.catalog.tableExists(name):
         return None
     columns = spark.catalog.listColumns(name)
-    return Contract(tuple(Column(c.name, c.dataType) for c in columns),
-                    partition_by=tuple(c.name for c in columns if c.isPartition))
+    properties = {row[0]: row[1] for row in spark.sql(f"SHOW TBLPROPERTIES {name}").collect()}
+    recorded = KEY_PROPERTY in properties and NOT_NULL_PROPERTY in properties
+    not_null = set(properties.get(NOT_NULL_PROPERTY, "").split(","))
+    key = tuple(column for column in properties.get(KEY_PROPERTY, "").split(",") if column)
+    return Contract(tuple(Column(c.name, c.dataType, c.name not in not_null, c.description or "") for c in columns),
+                    partition_by=tuple(c.name for c in columns if c.isPartition), primary_key=key), recorded
 
 
 def _jdbc(spark: SparkSession, mysql: MysqlSettings, **options: str) -> list:
@@ -96,9 +106,9 @@ def read_contract(spark: SparkSession, mysql: MysqlSettings | None, name: str) -
     `check` reports) naming why when neither can."""
     tried = []
     try:
-        contract = lake_contract(spark, name)
-        if contract is not None:
-            return Table(name, contract, source=True)
+        found = lake_contract(spark, name)
+        if found is not None:
+            return Table(name, found[0], source=True)
         tried.append("not in the metastore")
     except Exception as exc:  # noqa: BLE001 - the metastore's failure is the placeholder's reason
         tried.append(f"metastore unreachable: {_first_line(exc)[:120]}")
@@ -130,13 +140,13 @@ def live_table(spark: SparkSession, settings: Settings, name: str, store: str | 
     if store in (None, WAREHOUSE):
         where = physical or name
         try:
-            contract = lake_contract(spark, where)
-            table_format = lake_format(spark, where) if contract is not None else None
+            found = lake_contract(spark, where)
+            table_format = lake_format(spark, where) if found is not None else None
         except Exception as exc:  # noqa: BLE001 - one line: which service, what to do
             raise SourceError(f"the metastore did not answer for {where} ({_first_line(exc)}): "
                               "start it (make services) or check the deployment's metastore address") from None
-        if contract is not None:
-            return LiveTable(Table(name, contract, source=True, format=table_format), knows_keys=False)
+        if found is not None:
+            return LiveTable(Table(name, found[0], source=True, format=table_format), knows_keys=found[1])
         looked.append("in the metastore")
     if store is None or store.startswith(MYSQL):
         source = "default" if store in (None, MYSQL) else store.split(":", 1)[1]
@@ -176,8 +186,8 @@ def table_code(table: Table, pad: str = "", *, key_todo: bool | str = False) -> 
     if contract.todo:
         code = f"todo_contract({q(contract.todo)})"
     else:
-        cols = "".join(f"{pad}            Column({q(c.name)}, {q(c.type)}{'' if c.nullable else ', nullable=False'}),\n"
-                       for c in contract.columns)
+        cols = "".join(f"{pad}            Column({q(c.name)}, {q(c.type)}{'' if c.nullable else ', nullable=False'}"
+                       f"{f', description={q(c.description)}' if c.description else ''}),\n" for c in contract.columns)
         extra = "".join(f"{pad}        {k}={q(v)},\n" for k, v in (("partition_by", contract.partition_by),
                                                                   ("primary_key", contract.primary_key)) if v)
         if key_todo and not contract.primary_key:

@@ -23,7 +23,7 @@ from common.contract_change import Change, contract_changes
 from common.contracts import HIVE, ICEBERG, RUN_DATE_COLUMNS, WAREHOUSE, Column, Contract, Table
 from common.environments import Environment
 from common.errors import MigrationRefused, ParamError, SourceError
-from common.io.table_format import TableFormat, Version, format_for
+from common.io.table_format import TableFormat, Version, contract_properties, format_for, properties_sql
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -329,5 +329,8 @@ def apply_migration(spark: SparkSession, migration: Migration, *, allow_breaking
             log.info("%s", statement)
             spark.sql(statement)
             applied.append(statement)
+    # The contract's key and NOT NULL columns, which `contracts import` reads back.
+    spark.sql(f"ALTER TABLE {target.physical} SET TBLPROPERTIES "
+              f"({properties_sql(contract_properties(target.table.contract))})")
     spark.catalog.refreshTable(target.physical)
     return applied

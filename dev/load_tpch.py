@@ -26,10 +26,15 @@ from pathlib import Path
 HOME = Path(__file__).resolve().parent.parent
 os.environ.setdefault("PYSPARK_JOBS_HOME", str(HOME))
 
+from common.io.table_format import KEY_PROPERTY, NOT_NULL_PROPERTY, properties_sql
 from common.settings import load_settings  # after PYSPARK_JOBS_HOME is set
 
 DATABASE = "tpch"
 LAKE_TABLES = ("lineitem", "orders", "part", "partsupp")
+# Their primary keys (spec section 1.4.2); every TPC-H column is NOT NULL (section 1.4.1). Kept
+# as table properties, which the metastore has no column for (common/io/table_format.py).
+LAKE_KEYS = {"lineitem": "l_orderkey,l_linenumber", "orders": "o_orderkey", "part": "p_partkey",
+             "partsupp": "ps_partkey,ps_suppkey"}
 # TPC-H types (spec section 1.4): identifiers INT, money DECIMAL(15,2), fixed text CHAR.
 MYSQL_TABLES = {
     "region": """
@@ -48,7 +53,7 @@ MYSQL_TABLES = {
         c_mktsegment CHAR(10) NOT NULL, c_comment VARCHAR(117) NOT NULL, PRIMARY KEY (c_custkey)""",
 }
 # A load made with other DDL is loaded again (the tables are swapped in whole).
-SCHEMA = hashlib.sha256(json.dumps(MYSQL_TABLES, sort_keys=True).encode()).hexdigest()[:12]
+SCHEMA = hashlib.sha256(json.dumps([MYSQL_TABLES, LAKE_KEYS], sort_keys=True).encode()).hexdigest()[:12]
 # Rows per unit of scale factor; nation and region are fixed. lineitem's count is not a
 # formula of SF, so it is checked against the generated parquet instead.
 ROWS_PER_SF = {"orders": 1_500_000, "customer": 150_000, "part": 200_000, "partsupp": 800_000, "supplier": 10_000}
@@ -126,11 +131,14 @@ def load_lake(spark, source: Path, lake_root: str) -> None:
     spark.sql(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
     for table in LAKE_TABLES:
         name, location = f"{DATABASE}.{table}", lake_location(lake_root, table)
-        spark.read.parquet(str(source / f"{table}.parquet")).write.mode("overwrite").parquet(location)
+        data = spark.read.parquet(str(source / f"{table}.parquet"))
+        data.write.mode("overwrite").parquet(location)
         if spark.catalog.tableExists(table, DATABASE):
             spark.sql(f"ALTER TABLE {name} SET LOCATION '{location}'")
         else:
             spark.sql(f"CREATE TABLE {name} USING parquet LOCATION '{location}'")
+        properties = {KEY_PROPERTY: LAKE_KEYS[table], NOT_NULL_PROPERTY: ",".join(data.columns)}
+        spark.sql(f"ALTER TABLE {name} SET TBLPROPERTIES ({properties_sql(properties)})")
         spark.catalog.refreshTable(name)
 
 

@@ -22,7 +22,16 @@ from urllib.parse import unquote
 
 from common.contracts import HIVE, Table
 from common.errors import SourceError
-from common.io.table_format import Staged, Version, literal, location_of, run_date_value
+from common.io.table_format import (
+    Staged,
+    Version,
+    columns_sql,
+    contract_properties,
+    literal,
+    location_of,
+    properties_sql,
+    run_date_value,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -186,8 +195,9 @@ class HiveFormat:
     def create(self, spark: SparkSession, table: Table, physical: str, location: str) -> None:
         # EXTERNAL under the lake root: the files outlive the cluster.
         partitioned = f"PARTITIONED BY ({', '.join(table.contract.partition_by)})" if table.contract.partition_by else ""
-        ddl = ", ".join(f"`{c.name}` {c.type}" for c in table.contract.columns)
-        spark.sql(f"CREATE TABLE IF NOT EXISTS {physical} ({ddl}) USING parquet {partitioned} LOCATION {literal(location)}")
+        ddl = columns_sql(table.contract)
+        spark.sql(f"CREATE TABLE IF NOT EXISTS {physical} ({ddl}) USING parquet {partitioned} LOCATION {literal(location)} "
+                  f"TBLPROPERTIES ({properties_sql(contract_properties(table.contract))})")
 
     def stage(self, df: DataFrame, table: Table, physical: str, run_id: str, ds: str) -> Staged:
         spark = df.sparkSession

@@ -21,7 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 from common.contracts import ICEBERG, Table
 from common.errors import SourceError
-from common.io.table_format import Staged, Version, literal, run_date_value
+from common.io.table_format import (
+    Staged,
+    Version,
+    columns_sql,
+    contract_properties,
+    literal,
+    properties_sql,
+    run_date_value,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -70,7 +78,7 @@ class IcebergFormat:
 
     def create(self, spark: SparkSession, table: Table, physical: str, location: str) -> None:
         contract = table.contract
-        ddl = ", ".join(f"`{c.name}` {c.type}" for c in contract.columns)  # nullability: the contract's checks
+        ddl = columns_sql(contract)
         partitioned = f"PARTITIONED BY ({', '.join(f'`{c}`' for c in contract.partition_by)})" if contract.partition_by else ""
         properties = {
             "format-version": "2",
@@ -80,8 +88,9 @@ class IcebergFormat:
             # Runs of other dates commit to the same table at once (a backfill, max_active_runs
             # above 1): each commit retries on a newer base, with jittered backoff, this often.
             "commit.retry.num-retries": str(COMMIT_RETRIES),
+            **contract_properties(contract),
         }
-        props = ", ".join(f"{literal(k)}={literal(v)}" for k, v in properties.items())
+        props = properties_sql(properties)
         spark.sql(
             f"CREATE TABLE IF NOT EXISTS {physical} ({ddl}) USING iceberg {partitioned} "
             f"LOCATION {literal(location)} TBLPROPERTIES ({props})"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from common.contracts import HIVE, ICEBERG, RUN_DATE_COLUMNS, Table
+from common.contracts import HIVE, ICEBERG, RUN_DATE_COLUMNS, Contract, Table
 from common.errors import SourceError
 
 if TYPE_CHECKING:
@@ -85,6 +85,29 @@ def format_for(name: str) -> TableFormat:
 def run_date_value(column: str, ds: str) -> str:
     """The value of run-date partition column `column` for run date `ds` (YYYY-MM-DD)."""
     return date.fromisoformat(ds).strftime(RUN_DATE_COLUMNS[column])
+
+
+KEY_PROPERTY = "pyspark_jobs.primary_key"  # the contract's key, comma-separated ("" for none)
+NOT_NULL_PROPERTY = "pyspark_jobs.not_null"  # its NOT NULL columns, comma-separated
+
+
+def contract_properties(contract: Contract) -> dict[str, str]:
+    """What the metastore does not record of a contract, as table properties: its key and its
+    NOT NULL columns. Every table the writer creates carries them; `contracts import` reads them."""
+    return {KEY_PROPERTY: ",".join(contract.primary_key),
+            NOT_NULL_PROPERTY: ",".join(c.name for c in contract.columns if not c.nullable)}
+
+
+def columns_sql(contract: Contract) -> str:
+    """The columns of a CREATE TABLE, each with its description as its comment (which the
+    metastore records, and an import reads back). NOT NULL is the contract's check on every write."""
+    return ", ".join(f"`{c.name}` {c.type}" + (f" COMMENT {literal(c.description)}" if c.description else "")
+                     for c in contract.columns)
+
+
+def properties_sql(properties: dict[str, str]) -> str:
+    """`'k'='v', ...` for TBLPROPERTIES (...)."""
+    return ", ".join(f"{literal(k)}={literal(v)}" for k, v in properties.items())
 
 
 def literal(value: str) -> str:
