@@ -9,6 +9,7 @@ from typing import Any
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
 from common.registry import discover, get_job, require_importable
+from pj_airflow.assets import EVENT_DS, EVENT_DS_TO, AssetScheduleError, assets_of, days_written
 from pj_airflow.deployment import Deployment, current_deployment
 from pj_airflow.graph import DependencyError, infer_dependencies, topological_order
 from pj_airflow.operator import SparkJobOperator
@@ -95,6 +96,7 @@ def jobs_dag(
     spark_conf: Mapping[str, Mapping[str, str]] | None = None,
     operator_kwargs: Mapping[str, Any] | None = None,
     backfill: bool = False,
+    schedule_on: Iterable[str] | None = None,
     **dag_kwargs: Any,
 ) -> DAG:
     """A DAG whose id and tags follow the deployment (qa ids carry the branch slug).
@@ -103,9 +105,20 @@ def jobs_dag(
     start of the interval that has just ended (the run at midnight of 2026-12-02 computes
     2026-12-01, the day whose data is complete), as Airflow 2 did. Airflow 3 would otherwise
     give a cron schedule CronTriggerTimetable, whose ds is the day the run fires. A timetable
-    passed as `schedule` is used as given. With `backfill`, `backfill_dag` makes its twin."""
+    passed as `schedule` is used as given. With `backfill`, `backfill_dag` makes its twin.
+
+    `schedule_on` (job names, or tables a job writes) instead of `schedule` runs the DAG once
+    those tables have been written, in this deployment's namespace (pj_airflow.assets), for
+    the days their writers computed."""
     deployment = deployment or current_deployment()
     jobs = list(jobs)
+    run_kwargs: dict[str, Any] = {}
+    if schedule_on is not None:
+        if dag_kwargs.get("schedule") is not None:
+            raise AssetScheduleError("give jobs_dag either schedule or schedule_on, not both")
+        dag_kwargs["schedule"] = assets_of(schedule_on, env=deployment.env, branch=deployment.run_branch)
+        dag_kwargs["user_defined_macros"] = {**dag_kwargs.get("user_defined_macros", {}), "days_written": days_written}
+        run_kwargs = {"ds": EVENT_DS, "ds_to": EVENT_DS_TO}
     schedule = dag_kwargs.get("schedule")
     if isinstance(schedule, str) and schedule not in ("@once", "@continuous"):
         dag_kwargs["schedule"] = CronDataIntervalTimetable(schedule, timezone=dag_kwargs.get("timezone", "UTC"))
@@ -114,12 +127,13 @@ def jobs_dag(
         backfill_dag(base_id, jobs, deployment=deployment, task_options={**options, "operator_kwargs": operator_kwargs},
                      **{k: v for k, v in dag_kwargs.items() if k not in _MAIN_ONLY})
     with _dag(base_id, deployment, dag_kwargs) as dag:
-        job_tasks(jobs, deployment=deployment, **options, **dict(operator_kwargs or {}))
+        job_tasks(jobs, deployment=deployment, **options, **run_kwargs, **dict(operator_kwargs or {}))
     return dag
 
 
 # The main DAG's own: its schedule, and its description (the backfill DAG describes itself).
-_MAIN_ONLY = ("schedule", "start_date", "end_date", "catchup", "timezone", "doc_md", "description")
+_MAIN_ONLY = ("schedule", "start_date", "end_date", "catchup", "timezone", "doc_md", "description",
+              "user_defined_macros")
 
 
 def backfill_dag(base_id: str, jobs: Iterable[str], *, deployment: Deployment | None = None,

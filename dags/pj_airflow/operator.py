@@ -20,6 +20,7 @@ from airflow.sdk.exceptions import AirflowException, TaskDeferralError, TaskDefe
 from common.deployments import DeploymentConfig, DeploymentConfigError, load_deployment
 from common.submit import SubmitSpec, SubmitSpecError, lineage_conf
 from pj_airflow.artifacts import ArtifactNotFound, artifact_manifest, check_artifact, resolve_artifact
+from pj_airflow.assets import output_assets
 from pj_airflow.deployment import deployments_file
 from pj_airflow.launchers import (
     ACTIVE,
@@ -46,7 +47,9 @@ class SparkJobOperator(BaseOperator):
     """Run job `job` for `ds` (default "{{ ds }}") as a spark-submit of a packaged branch.
 
     On EMR a retry adopts its try's step and a clear runs a new one (`step_name`); with
-    `deferrable` the task waits for the step in the triggerer (`EmrStepTrigger`).
+    `deferrable` the task waits for the step in the triggerer (`EmrStepTrigger`). Its outlets
+    are the tables the job writes (pj_airflow.assets), plus any `outlets` given; their events
+    name the days written.
     """
 
     template_fields: Sequence[str] = ("ds", "ds_to", "force", "job_params", "spark_conf", "cluster_id", "artifact")
@@ -76,14 +79,16 @@ class SparkJobOperator(BaseOperator):
         deferrable: bool = True,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("task_id", job)
-        super().__init__(**kwargs)
         for name, value in (("launcher", launcher), ("default_launcher", default_launcher)):
             if value is not None and value not in LAUNCHERS:
                 raise ValueError(f"{name}={value!r}: use one of {', '.join(LAUNCHERS)}")
         # Validate at parse time what can be validated (job, env, branch, param names).
         SubmitSpec(job=job, ds=ds, env=env, artifact=_UNRESOLVED, branch=branch,
                    params=job_params or {}, conf=spark_conf or {}, ds_to=ds_to, force=_flag(force))
+        given = kwargs.get("outlets") or []
+        kwargs["outlets"] = [*output_assets(job, env=env, branch=branch), *(given if isinstance(given, list) else [given])]
+        kwargs.setdefault("task_id", job)
+        super().__init__(**kwargs)
         self.job = job
         self.env = env
         self.branch = branch
@@ -167,6 +172,7 @@ class SparkJobOperator(BaseOperator):
             raise AirflowException(str(exc)) from None
         finally:
             self.push_links(context)
+        self.name_days_written(context, spec.ds, spec.ds_to)
         return {"launcher": launcher, "spec": spec.as_dict(), **result}
 
     def execute_complete(self, context: Any, event: dict[str, Any], name: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -177,7 +183,15 @@ class SparkJobOperator(BaseOperator):
             result = self._running.finish(name, event["state"])
         except LaunchError as exc:
             raise AirflowException(str(exc)) from None
+        self.name_days_written(context, spec["ds"], spec["ds_to"])
         return {"launcher": "emr", "spec": spec, **result}
+
+    def name_days_written(self, context: Any, ds: str, ds_to: str | None) -> None:
+        """Each outlet's event names the days this run wrote, for the DAGs it triggers (assets.days_written).
+        Called outside Airflow's task runner (no `outlet_events`), there are no events to name."""
+        events = context.get("outlet_events")
+        for asset in self.outlets if events is not None else ():
+            events[asset].extra.update(ds_from=ds, ds_to=ds_to or ds)
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
         """A trigger that failed or timed out (execution_timeout) fails the task: cancel its step first."""

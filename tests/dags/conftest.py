@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from common.slug import branch_slug
@@ -33,3 +39,21 @@ def yarn(tmp_path, monkeypatch, aws):
         script.chmod(0o755)
         monkeypatch.setenv("PYSPARK_JOBS_SPARK_SUBMIT", str(script))
     return submit
+
+
+def run_in_airflow(tmp_path: Path, dag_file: str, **env: str) -> dict:
+    """Run `dag_file` as a script (its `__main__` prints one JSON line) in a fresh interpreter,
+    with a fresh Airflow on SQLite in `tmp_path` and that file alone in its DAG folder."""
+    root = Path(__file__).resolve().parents[2]
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "dag_under_test.py").write_text(dag_file)
+    environ = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow"), "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+               "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+               "PYTHONPATH": f"{root}{os.pathsep}{root / 'dags'}", **env}
+    airflow = str(Path(sys.executable).parent / "airflow")
+    subprocess.run([airflow, "db", "migrate"], env=environ, cwd=tmp_path, capture_output=True, check=True, timeout=300)
+    run = subprocess.run([sys.executable, str(dags / "dag_under_test.py")], env=environ, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-4000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])

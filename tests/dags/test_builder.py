@@ -87,3 +87,49 @@ def test_the_backfill_dag_runs_each_job_once_over_the_whole_range():
     task.render_template_fields({"params": {"ds_from": "1995-03-30", "ds_to": "1995-03-01", "force": False}})
     with pytest.raises(SubmitSpecError, match="--ds-from 1995-03-30 is after --ds-to 1995-03-01"):
         task.build_spec("local")
+
+
+def test_a_dag_scheduled_on_a_jobs_outputs_runs_the_days_its_events_wrote():
+    """`schedule_on` waits for every table the job writes (the qa branch's own, in qa); a task
+    renders ds..ds_to from the triggering events: the first and last day they wrote."""
+    from types import SimpleNamespace
+
+    from pj_airflow import jobs_dag
+
+    qa = Deployment(name="qa", branch="feature/x")
+    dag = jobs_dag("t_after", ["demo.top_customers_sql"], deployment=qa, schedule_on=["demo.daily_revenue"],
+                   operator_kwargs={"artifact": "s3://artifacts/feature_x"})
+    assert sorted(a.uri for a in dag.timetable.asset_condition.objects) == \
+        [f"lake://qa_{qa.slug}__demo.{t}/" for t in ("revenue_by_segment", "revenue_by_shipmode", "top_customers")]
+    task = dag.task_dict["demo.top_customers_sql"]
+    assert [a.uri for a in task.outlets] == [f"lake://qa_{qa.slug}__demo_legacy.top_customers/"]
+
+    def event(ds_from, ds_to):
+        return SimpleNamespace(extra={"ds_from": ds_from, "ds_to": ds_to})
+
+    events = {"a": [event("1995-03-15", "1995-03-15")],
+              "b": [event("1995-03-01", "1995-03-10"), event("1995-03-16", "1995-03-16")]}
+    task.render_template_fields({"triggering_asset_events": events})
+    assert task.build_spec("local").app_args()[:6] == \
+        ["run", "demo.top_customers_sql", "--ds-from", "1995-03-01", "--ds-to", "1995-03-16"]
+
+
+def test_scheduling_on_something_no_job_writes_is_one_clear_error():
+    from pj_airflow import AssetScheduleError, jobs_dag
+
+    with pytest.raises(AssetScheduleError, match="did you mean 'demo.daily_revenue'"):
+        jobs_dag("t_typo", ["demo.top_customers_sql"], deployment=LOCAL, schedule_on=["demo.daily_revenu"])
+    with pytest.raises(AssetScheduleError, match="'tpch.lineitem', neither a job nor a table a job writes"):
+        jobs_dag("t_source", ["demo.top_customers_sql"], deployment=LOCAL, schedule_on=["tpch.lineitem"])
+    with pytest.raises(AssetScheduleError, match="either schedule or schedule_on"):
+        jobs_dag("t_both", ["demo.top_customers_sql"], deployment=LOCAL, schedule="@daily",
+                 schedule_on=["demo.daily_revenue"])
+
+
+def test_an_event_without_days_fails_the_run_naming_the_way_out():
+    from types import SimpleNamespace
+
+    from pj_airflow.assets import AssetScheduleError, days_written
+
+    with pytest.raises(AssetScheduleError, match="names no days.*_backfill DAG"):
+        days_written({"lake://demo.top_customers/": [SimpleNamespace(extra={})]})

@@ -68,7 +68,7 @@ def test_dag_files_import_without_errors_and_without_pyspark(prod):
     total = sum(prod["files"].values())
     print(f"\nairflow import {prod['airflow_import_s']:.2f}s; DagBag parse {prod['parse_s']:.2f}s; per file: "
           + ", ".join(f"{Path(f).name} {s:.2f}s" for f, s in sorted(prod["files"].items())) + f" (sum {total:.2f}s)")
-    assert {Path(f).name for f in prod["files"]} == {"tpch_daily.py", "demo_daily_revenue.py"}
+    assert {Path(f).name for f in prod["files"]} == {"tpch_daily.py", "demo_daily_revenue.py", "demo_revenue_parity.py"}
     assert prod["parse_s"] < 30, "DAG files must stay cheap to parse"
 
 
@@ -94,7 +94,8 @@ def test_a_qa_deployment_gets_branch_dag_ids_artifact_and_namespace(tmp_path):
     slug = branch_slug("Feature/New-Report")
     assert qa["errors"] == {} and qa["pyspark"] == []
     assert sorted(qa["dags"]) == [f"qa__{slug}__{dag}" for dag in ("demo_daily_revenue", "demo_daily_revenue_backfill",
-                                                                   "tpch_daily", "tpch_daily_backfill")]
+                                                                   "demo_revenue_parity", "tpch_daily",
+                                                                   "tpch_daily_backfill")]
     task = qa["dags"][f"qa__{slug}__demo_daily_revenue"]["tasks"]["demo.daily_revenue"]
     assert task["env"] == "qa" and task["branch"] == "Feature/New-Report"
     assert task["channel"] == slug and task["artifact_branch"] == "Feature/New-Report"

@@ -5,18 +5,11 @@ About 30 seconds."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from tests.dags.conftest import APP, ARTIFACT, BRANCH, RM
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.dags.conftest import APP, ARTIFACT, BRANCH, RM, run_in_airflow
 
 DAG_FILE = '''
 import json, os
@@ -47,18 +40,7 @@ if __name__ == "__main__":
 @pytest.mark.services
 def test_the_links_resolve_in_airflow_and_a_clear_moves_max_tries_as_cleared_after_expects(yarn, tmp_path):
     yarn(0)
-    dags = tmp_path / "dags"
-    dags.mkdir()
-    (dags / "pj_operator_in_airflow.py").write_text(DAG_FILE)
-    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow"), "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-           "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'dags'}",
-           "T_BRANCH": BRANCH, "T_ARTIFACT": ARTIFACT}
-    airflow = str(Path(sys.executable).parent / "airflow")
-    subprocess.run([airflow, "db", "migrate"], env=env, cwd=tmp_path, capture_output=True, check=True, timeout=300)
-    run = subprocess.run([sys.executable, str(dags / "pj_operator_in_airflow.py")], env=env, cwd=tmp_path,
-                         capture_output=True, text=True, timeout=300, check=False)
-    assert run.returncode == 0, run.stderr[-4000:]
-    found = json.loads(run.stdout.strip().splitlines()[-1])
+    found = run_in_airflow(tmp_path, DAG_FILE, T_BRANCH=BRANCH, T_ARTIFACT=ARTIFACT)
 
     assert found["ran"] == {"state": "success", "try_number": 1, "max_tries": 2}
     assert found["xcoms"]["_link_SparkUiLink"] == f"http://{RM}/cluster/app/{APP}"  # what the UI shows

@@ -96,20 +96,23 @@ def test_the_trigger_yields_the_steps_end_once_it_completes(emr_in_process):
     assert event.payload == {"cluster_id": cluster_id, "step_id": step_id, "state": "COMPLETED"}
 
 
+SPEC = {"job": "demo.daily_revenue", "ds": "1995-03-15", "ds_to": None}  # the deferring try's spec, as_dict()'d
+
+
 def test_execute_complete_succeeds_on_a_completed_step_and_fails_on_a_failed_one(emr_in_process):
     client, cluster_id, cluster = emr_in_process
     step_id = add_step(client, cluster_id)
     op = operator(cluster_id, deferrable=True)
     cluster.steps[0].state = "COMPLETED"
     done = op.execute_complete(context(), event={"cluster_id": cluster_id, "step_id": step_id, "state": "COMPLETED"},
-                               name="pyspark-jobs d.t r", spec={"job": "demo.daily_revenue"})
+                               name="pyspark-jobs d.t r", spec=SPEC)
     assert (done["launcher"], done["cluster_id"], done["step_id"]) == ("emr", cluster_id, step_id)
 
     cluster.steps[0].state = "FAILED"
     with pytest.raises(AirflowException, match=rf"^EMR step {step_id} FAILED; logs: \(cluster {cluster_id} has no "
                                                r"LogUri\)"):
         op.execute_complete(context(), event={"cluster_id": cluster_id, "step_id": step_id, "state": "FAILED"},
-                            name="pyspark-jobs d.t r", spec={"job": "demo.daily_revenue"})
+                            name="pyspark-jobs d.t r", spec=SPEC)
 
 
 @pytest.mark.services
