@@ -1,6 +1,6 @@
 """`make bench`: the framework measured against the SparkSqlOperator way, written to BENCHMARKS.md.
 
-    dev/bench.py [--sf 1] [--repeat 5] [--only shared,tpch,overhead,jdbc,check,dags,artifact,trino,cluster,diff,publish]
+    dev/bench.py [--sf 1] [--repeat 5] [--only shared,tpch,overhead,jdbc,check,dags,artifact,trino,cluster,diff,publish,backfill]
 
 Machines here are shared and noisy: every ratio is computed pair by pair within one run (the
 framework and its baseline alternate), and the medians of those ratios are reported.
@@ -28,9 +28,10 @@ from common.session import prepare_local_conf_dir  # noqa: E402
 from common.settings import load_settings  # noqa: E402
 
 DS = "1995-03-15"
-SECTIONS = ("dags", "artifact", "trino", "check", "shared", "overhead", "jdbc", "tpch", "cluster", "diff", "publish")
+SECTIONS = ("dags", "artifact", "trino", "check", "shared", "overhead", "jdbc", "tpch", "cluster", "diff", "publish",
+            "backfill")
 # Sections measured on the test-size data whatever --sf says; the rest use --sf.
-SMALL = {"check": "0.01", "trino": "0.01", "diff": "0.01"}  # diff: its own data
+SMALL = {"check": "0.01", "trino": "0.01", "diff": "0.01", "backfill": "0.01"}  # diff: its own data
 OWN_DATA = {"publish"}  # generates its data, loads no TPC-H
 QUERIES = [f"q{n:02d}" for n in range(1, 23)]
 
@@ -433,6 +434,10 @@ def main() -> int:
             lines = script_section("11. Publish cost per output on S3: Iceberg and Hive against INSERT OVERWRITE",
                                    [str(BIN / "python"), str(HOME / "dev" / "bench_publish.py"), "--repeat",
                                     str(min(args.repeat, 3))])
+        elif section == "backfill":
+            lines = script_section("12. A 30-day backfill: one application against one per day",
+                                   # 31 applications a run: one run each way
+                                   [str(BIN / "python"), str(HOME / "dev" / "bench_backfill.py"), "--repeat", "1"])
         elif section == "tpch":
             lines = tpch(args.sf, args.tpch_repeat or args.repeat, args.queries.split(","))
             wrong = [line.split("|")[1].strip() for line in lines if line.startswith("| q") and "DIFFERS" in line]
