@@ -194,9 +194,9 @@ class SubmitSpec:
     def local_command(self, *, spark_submit: str, driver_python: str, master: str = LOCAL_MASTER) -> list[str]:
         return [*self.local_prefix(spark_submit, driver_python, master), *self.submit_args()]
 
-    def rendered(self, ds: str, ds_to: str | None = None) -> SubmitSpec:
+    def rendered(self, ds: str) -> SubmitSpec:
         """This spec with a concrete ds (Airflow renders templates before execute)."""
-        return replace(self, ds=ds, ds_to=ds_to if ds_to is not None else self.ds_to)
+        return replace(self, ds=ds)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-able fields, e.g. for XCom; `SubmitSpec(**d)` rebuilds it."""

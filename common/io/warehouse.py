@@ -53,6 +53,14 @@ def conform(df: DataFrame, table: Table, physical: str) -> DataFrame:
     return df.select(*table.contract.names)
 
 
+def _hadoop_setting(key: str) -> str | None:
+    """A setting of the running session's Hadoop configuration (where a failed call went), if any."""
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    return active.sparkContext._jsc.hadoopConfiguration().get(key) if active else None
+
+
 def metastore_unreachable(exc: BaseException) -> SourceError | None:
     """A catalog call that failed because the metastore service does not answer, as one line.
 
@@ -61,10 +69,7 @@ def metastore_unreachable(exc: BaseException) -> SourceError | None:
     text = str(exc)
     if "Could not connect to meta store" not in text and "Unable to instantiate org.apache.hadoop.hive" not in text:
         return None
-    from pyspark.sql import SparkSession
-
-    active = SparkSession.getActiveSession()
-    uris = active.sparkContext._jsc.hadoopConfiguration().get("hive.metastore.uris") if active else None
+    uris = _hadoop_setting("hive.metastore.uris")
     return SourceError(
         f"the metastore {uris or '(hive.metastore.uris unset)'} does not answer; start it ('make services-status' "
         "locally) or fix its address (the deployment's metastore_uri, or the cluster's hive-site.xml); "
@@ -85,10 +90,7 @@ def store_failed(exc: BaseException) -> SourceError | None:
     text = str(exc)
     if not any(marker in text for marker in _S3A):
         return None
-    from pyspark.sql import SparkSession
-
-    active = SparkSession.getActiveSession()
-    endpoint = active.sparkContext._jsc.hadoopConfiguration().get("fs.s3a.endpoint") if active else None
+    endpoint = _hadoop_setting("fs.s3a.endpoint")
     cause = next((cause for cause in _S3_CAUSES if cause in text), text.strip().splitlines()[0][:200])
     return SourceError(
         f"S3 ({endpoint or 'the default endpoint'}) failed after the s3a retries: "
