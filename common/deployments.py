@@ -12,6 +12,7 @@ secret value belongs in the file: a `password` key is refused.
     catalog = "hive"                           # the cluster's Hive metastore, or "glue"
     launcher = "emr"                           # emr | yarn | local
     emr_cluster = "analytics"                  # a running cluster's name, or its id j-...
+    execution_role_arn = "arn:aws:iam::123456789012:role/pyspark-jobs-prod"  # the steps' runtime role
     lineage_url = "http://marquez.internal:5000"  # OpenLineage events: http(s), file:///folder, openlineage, off
 
     [prod.mysql.default]                       # contract store "mysql"; [prod.mysql.crm] is "mysql:crm"
@@ -36,6 +37,7 @@ from types import MappingProxyType
 from typing import Any
 
 from common.settings import ICEBERG_CATALOG_TYPE, LAKE_SCHEMES, SSL_MODES, mysql_key
+from common.submit import role_arn_problem
 
 __all__ = ["CATALOGS", "DeploymentConfig", "DeploymentConfigError", "load_deployment"]
 
@@ -57,7 +59,7 @@ _LINEAGE_KEYS = {"lineage_url": "LINEAGE_URL", "lineage_namespace": "LINEAGE_NAM
                  "lineage_catalog_namespace": "LINEAGE_CATALOG_NAMESPACE",
                  "lineage_api_key_secret_id": "LINEAGE_API_KEY_SECRET_ID"}
 _KEYS = {"lake_root", "qa_root", "aws_region", "catalog", "metastore_uri", "launcher", "emr_cluster",
-         "aws_conn_id", "yarn_conf_dir", "log_wait_s", "mysql", "spark", *_LINEAGE_KEYS}
+         "execution_role_arn", "aws_conn_id", "yarn_conf_dir", "log_wait_s", "mysql", "spark", *_LINEAGE_KEYS}
 _SOURCE = re.compile(r"^[a-z][a-z0-9_]*$")
 _ENV = "spark.yarn.appMasterEnv.PYSPARK_JOBS_"
 
@@ -76,6 +78,9 @@ class DeploymentConfig:
     metastore_uri: str = ""
     launcher: str = ""
     emr_cluster: str = ""
+    # The IAM role every step of this deployment runs under: EMR's runtime role (ExecutionRoleArn),
+    # assumed by s3a on a YARN cluster. qa's may read production and write only the qa prefix.
+    execution_role_arn: str = ""
     aws_conn_id: str = "aws_default"
     yarn_conf_dir: str = ""
     log_wait_s: float = 600.0  # how long a failed step's logs are waited for (EMR pushes them late)
@@ -141,6 +146,13 @@ def _parse(name: str, section: Mapping[str, Any], where: str) -> DeploymentConfi
     launcher = section.get("launcher", "")
     if launcher and launcher not in LAUNCHERS:
         raise fail("launcher", f"{launcher!r}; use one of {', '.join(LAUNCHERS)}")
+    role = str(section.get("execution_role_arn", ""))
+    problem = role_arn_problem(role) if role else None
+    if problem:
+        raise fail("execution_role_arn", problem)
+    if name == "qa" and launcher in ("emr", "yarn") and not role:
+        raise fail("execution_role_arn", f"missing; qa steps on {launcher} run under a role that may read "
+                                         "production and write only below qa_root (docs/PRODUCTION.md)")
     mysql = {}
     for source, options in dict(section.get("mysql", {})).items():
         key = f"mysql.{source}"
@@ -174,6 +186,7 @@ def _parse(name: str, section: Mapping[str, Any], where: str) -> DeploymentConfi
         metastore_uri=str(section.get("metastore_uri", "")),
         launcher=launcher,
         emr_cluster=str(section.get("emr_cluster", "")),
+        execution_role_arn=role,
         aws_conn_id=str(section.get("aws_conn_id", "aws_default")),
         yarn_conf_dir=str(section.get("yarn_conf_dir", "")),
         log_wait_s=float(section.get("log_wait_s", 600)),

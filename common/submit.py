@@ -23,7 +23,7 @@ from common.job import ds_range
 from common.settings import ICEBERG_SPARK_CONF, SHIPPED_JARS
 
 __all__ = ["AIRFLOW_CONF", "ARCHIVE_ALIAS", "ARTIFACT_CONF", "ARTIFACT_FILES", "LINEAGE_PARENT_CONF", "LOCAL_MASTER",
-           "SubmitSpec", "SubmitSpecError", "lineage_conf"]
+           "SubmitSpec", "SubmitSpecError", "lineage_conf", "role_arn_problem"]
 
 ARCHIVE_ALIAS = "environment"  # --archives environment.tar.gz#environment
 # The MySQL driver and Iceberg ship with the branch and are passed with --jars: a stock cluster has neither.
@@ -34,6 +34,13 @@ EMR_COMMAND_RUNNER = "command-runner.jar"
 _ENVS = ("local", "qa", "prod")
 _TEMPLATE = re.compile(r"^\{\{.*\}\}$")
 _DS = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# The runtime role a step runs under (EMR's ExecutionRoleArn; on YARN, s3a assumes it).
+_ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+ROLE_ARN_FORM = "arn:aws:iam::<12-digit account>:role/<name>"
+# Hadoop's own provider: the application's S3 calls use the role's temporary credentials, got
+# from STS with the node's credentials (fs.s3a.assumed.role.credentials.provider, by default
+# fs.s3a.access.key/secret.key) and renewed before they expire.
+S3A_ASSUMED_ROLE = "org.apache.hadoop.fs.s3a.auth.AssumedRoleCredentialProvider"
 # The archive's interpreter for the driver (yarn cluster mode: it runs in the application
 # master's container) and for every executor. spark.pyspark.python is what the driver sends
 # with each Python task, so it is the setting executors really obey; the two env settings
@@ -64,6 +71,13 @@ AIRFLOW_CONF = "spark.pyspark_jobs.airflow."  # + dag_id, task_id, run_id, try_n
 ARTIFACT_CONF = "spark.pyspark_jobs.artifact."  # + branch, commit, dirty, content_hash (manifest.json)
 _AIRFLOW_KEYS = ("dag_id", "task_id", "run_id", "try_number", "map_index")
 _ARTIFACT_KEYS = ("branch", "commit", "dirty", "content_hash")
+
+
+def role_arn_problem(value: str) -> str | None:
+    """Why `value` is not an IAM role's ARN, or None when it is one."""
+    if _ROLE_ARN.fullmatch(value):
+        return None
+    return f"{value!r} is not an IAM role ARN; use {ROLE_ARN_FORM}"
 
 
 def lineage_conf(*, namespace: str, dag_id: str, task_id: str, run_id: str, try_number: int,
@@ -109,6 +123,7 @@ class SubmitSpec:
     conf: Mapping[str, str] = field(default_factory=dict)
     ds_to: str | None = None
     force: bool = False
+    execution_role: str | None = None  # the IAM role the application's AWS calls run under
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", _frozen(self.params))
@@ -138,6 +153,14 @@ class SubmitSpec:
         clash = sorted(set(self.conf) & set(BASE_CONF))
         if clash:
             raise SubmitSpecError(f"conf {clash[0]} is set by the framework; it makes the archive's Python run")
+        if self.execution_role is not None:
+            problem = role_arn_problem(self.execution_role)
+            if problem:
+                raise SubmitSpecError(f"execution_role {problem}")
+            clash = sorted(set(self.conf) & set(self.role_conf()))
+            if clash:
+                raise SubmitSpecError(f"conf {clash[0]} is set by the framework: the step's S3 credentials are "
+                                      "its execution role's (the node's own: fs.s3a.assumed.role.credentials.provider)")
 
     def uri(self, name: str) -> str:
         return f"{self.artifact.rstrip('/')}/{name}"
@@ -154,14 +177,24 @@ class SubmitSpec:
             args += ["--param", f"{key}={value}"]
         return args
 
-    def submit_args(self) -> list[str]:
-        """Everything after master and deploy mode; identical for EMR and local runs."""
+    def role_conf(self) -> dict[str, str]:
+        """s3a settings under which the driver's and executors' every S3 call carries the role's
+        credentials (submit_args(assume_role=True))."""
+        if not self.execution_role:
+            return {}
+        return {"spark.hadoop.fs.s3a.aws.credentials.provider": S3A_ASSUMED_ROLE,
+                "spark.hadoop.fs.s3a.assumed.role.arn": self.execution_role}
+
+    def submit_args(self, *, assume_role: bool = False) -> list[str]:
+        """Everything after master and deploy mode; identical for EMR and local runs. With
+        `assume_role` (spark-submit on YARN: no EMR runs the step under its role) the
+        application's s3a assumes the execution role itself."""
         args = [
             "--archives", f"{self.uri('environment.tar.gz')}#{ARCHIVE_ALIAS}",
             "--py-files", self.uri("jobs.zip"),
             "--jars", ",".join(self.uri(jar) for jar in SHIPPED_JARS),
         ]
-        for key, value in {**BASE_CONF, **self.conf}.items():
+        for key, value in {**BASE_CONF, **self.conf, **(self.role_conf() if assume_role else {})}.items():
             args += ["--conf", f"{key}={value}"]
         return [*args, self.uri("main.py"), *self.app_args()]
 
@@ -169,8 +202,8 @@ class SubmitSpec:
     def emr_prefix() -> list[str]:
         return ["spark-submit", "--deploy-mode", "cluster", "--master", "yarn"]
 
-    def emr_args(self) -> list[str]:
-        return [*self.emr_prefix(), *self.submit_args()]
+    def emr_args(self, *, assume_role: bool = False) -> list[str]:
+        return [*self.emr_prefix(), *self.submit_args(assume_role=assume_role)]
 
     def emr_step(self, name: str, *, action_on_failure: str = "CONTINUE") -> dict[str, Any]:
         """The step for EmrHook/boto3 `add_job_flow_steps(Steps=[...])`."""
@@ -203,5 +236,5 @@ class SubmitSpec:
         return {
             "job": self.job, "ds": self.ds, "env": self.env, "artifact": self.artifact,
             "branch": self.branch, "params": dict(self.params), "conf": dict(self.conf),
-            "ds_to": self.ds_to, "force": self.force,
+            "ds_to": self.ds_to, "force": self.force, "execution_role": self.execution_role,
         }

@@ -100,6 +100,9 @@ def s3a_properties() -> dict[str, str]:
         "fs.s3a.aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
         "fs.s3a.access.key": AWS_KEYS["AWS_ACCESS_KEY_ID"],
         "fs.s3a.secret.key": AWS_KEYS["AWS_SECRET_ACCESS_KEY"],
+        # STS on moto: where a step's s3a assumes its execution role (submit.S3A_ASSUMED_ROLE).
+        "fs.s3a.assumed.role.sts.endpoint": s3_endpoint(),
+        "fs.s3a.assumed.role.sts.endpoint.region": AWS_KEYS["AWS_DEFAULT_REGION"],
     }
 
 

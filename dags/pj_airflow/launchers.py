@@ -129,9 +129,11 @@ class EmrLauncher:
             state = existing["Status"]["State"]
             self.log.info("found step %s (%s) from an earlier try of this run: not submitting again", self.step_id, state)
             return self.step_id, state
-        response = self.client.add_job_flow_steps(JobFlowId=self.cluster_id, Steps=[spec.emr_step(name)])
+        role = {"ExecutionRoleArn": spec.execution_role} if spec.execution_role else {}
+        response = self.client.add_job_flow_steps(JobFlowId=self.cluster_id, Steps=[spec.emr_step(name)], **role)
         self.step_id = response["StepIds"][0]
-        self.log.info("added step %s %r to cluster %s", self.step_id, name, self.cluster_id)
+        self.log.info("added step %s %r to cluster %s%s", self.step_id, name, self.cluster_id,
+                      f" under runtime role {spec.execution_role}" if spec.execution_role else "")
         return self.step_id, "PENDING"
 
     def wait(self, step_id: str) -> dict:

@@ -127,8 +127,14 @@ class SparkJobOperator(BaseOperator):
                                     channel=self.artifact_channel, explicit=self.artifact)
         # Every launcher gets the same arguments; on local-cluster the YARN settings are inert.
         conf = {**(config.spark_conf() if config else {}), **self.lineage_conf(context, artifact), **self.spark_conf}
+        # A cluster step runs under the deployment's role; a laptop's local-cluster under its user.
+        role = (config.execution_role_arn if config else "") if launcher != "local" else ""
+        if config is not None and config.name == "qa" and launcher != "local" and not role:
+            raise SubmitSpecError(f"a qa step on {launcher} needs the qa runtime role, which cannot write production: "
+                                  "set execution_role_arn in the deployments file's [qa] section")
         return SubmitSpec(job=self.job, ds=self.ds, env=self.env, artifact=artifact, branch=self.branch,
-                          params=self.job_params, conf=conf, ds_to=self.ds_to, force=_flag(self.force))
+                          params=self.job_params, conf=conf, ds_to=self.ds_to, force=_flag(self.force),
+                          execution_role=role or None)
 
     @staticmethod
     def lineage_conf(context: Mapping[str, Any] | None, artifact: str) -> dict[str, str]:

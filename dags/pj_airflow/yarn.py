@@ -108,8 +108,9 @@ class YarnLauncher:
         self.proc: subprocess.Popen | None = None
         self.application_id: str | None = None
 
-    def command(self, spec: SubmitSpec) -> list[str]:
-        args = spec.emr_args()
+    @staticmethod
+    def command(spec: SubmitSpec) -> list[str]:
+        args = spec.emr_args(assume_role=True)  # no EMR here to run the step under its role
         return [LocalLauncher.spark_submit(), *args[1:]]  # args[0] is "spark-submit"
 
     def environment(self) -> dict[str, str]:
