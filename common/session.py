@@ -99,6 +99,8 @@ def prepare_local_conf_dir(settings: Settings | None = None) -> Path:
         **ICEBERG_SPARK_CONF,
         ICEBERG_CATALOG_TYPE: "hive",  # the metastore service
         "spark.driver.memory": settings.driver_memory,
+        **({"spark.driver.extraJavaOptions": settings.java_options,
+            "spark.executor.extraJavaOptions": settings.java_options} if settings.java_options else {}),
         # spark.hadoop.*, not core-site.xml: they reach local-cluster executors through the conf.
         **{f"spark.hadoop.{k}": v for k, v in s3a.items()},
     }

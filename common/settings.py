@@ -41,6 +41,10 @@ ICEBERG_SPARK_CONF = {
     # Load a table's current metadata at each use: a cached copy misses commits of other
     # applications, and a table dropped and made again through the Hive side of the catalog.
     "spark.sql.catalog.spark_catalog.cache-enabled": "false",
+    # A commit waiting for the metastore's table lock checks again after at most 500 ms instead
+    # of Iceberg's 5 s: the metastore grants a freed lock only when its next waiter asks, so with
+    # many runs of one job at once (a backfill, max_active_runs above 1) the 5 s sleeps add up.
+    "spark.hadoop.iceberg.hive.lock-check-max-wait-ms": "500",
 }
 ICEBERG_CATALOG_TYPE = "spark.sql.catalog.spark_catalog.type"
 # The local Hive metastore service (dev/services.sh): the catalog every local Spark process shares.
@@ -151,6 +155,9 @@ class Settings:
     jdbc_fetch_size: int = 10_000
     # Local runs only (a cluster sizes its own driver): broadcast joins at SF1 need more than 1g.
     driver_memory: str = "4g"
+    # Local runs only: options for the driver's (and local-cluster executors') JVM, e.g. the test
+    # suite's "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC" for many short runs on few cores.
+    java_options: str = ""
     metastore_uri: str = f"thrift://127.0.0.1:{METASTORE_PORT}"
 
     @property
@@ -289,6 +296,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         jdbc_partitions=int(get("JDBC_PARTITIONS", "4")),
         jdbc_fetch_size=int(get("JDBC_FETCH_SIZE", "10000")),
         driver_memory=get("DRIVER_MEMORY", "4g"),
+        java_options=get("JAVA_OPTIONS", ""),
         metastore_uri=get("METASTORE_URI", f"thrift://127.0.0.1:{get('METASTORE_PORT', METASTORE_PORT)}"),
         lake_root=lake_root,
         qa_root=qa_root,

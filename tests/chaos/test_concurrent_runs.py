@@ -35,8 +35,10 @@ RUN_TIMEOUT_S = 900
 
 
 def _run(ds: str, branch: str) -> subprocess.CompletedProcess:
+    # 16 JVMs on two cores: C1 only and one GC thread halve the wall time of the batch (4 runs at
+    # once here: 89 s with the JVM's defaults, 46 s with these).
     env = {**os.environ, "PYSPARK_JOBS_MASTER": "local[1]", "PYSPARK_JOBS_DRIVER_MEMORY": "768m",
-           "PYSPARK_JOBS_SPARK_LOG_LEVEL": "ERROR"}
+           "PYSPARK_JOBS_SPARK_LOG_LEVEL": "ERROR", "PYSPARK_JOBS_JAVA_OPTIONS": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
     return subprocess.run(
         [sys.executable, "-m", "common.cli", "run", "demo.daily_revenue", "--ds", ds, "--env", "qa",
          "--branch", branch, "--no-input-counts"],
