@@ -71,7 +71,9 @@ def pyspark_home() -> Path:
     found = glob.glob(str(HOME / ".venv" / "lib" / "python3*" / "site-packages" / "pyspark"))
     if not found:
         raise FileNotFoundError(f"no pyspark in {HOME / '.venv'}; run 'make deps'")
-    return Path(found[0])
+    # Resolved: a repository copy whose .venv links to another's (tests/helpers.repository_copy)
+    # must not leave its own, temporary, path in the shared cluster configuration.
+    return Path(found[0]).resolve()
 
 
 def s3_endpoint() -> str:

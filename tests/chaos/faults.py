@@ -9,6 +9,11 @@
   var/spark-conf that every other local Spark process starts from.
 - `require_loopback`: these tests break and restart what they talk to; they refuse anything
   but a service on this machine.
+- `busy_executor`: a Spark executor JVM running Python tasks, the one an executor-loss test
+  kills: among the test's own processes (local-cluster) or anywhere on the machine for one
+  application (YARN's containers are the NodeManager's children);
+  `assert_the_event_log_shows_the_recovery` reads Spark's recovery from the loss in the
+  application's event log.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from __future__ import annotations
 import http.client
 import http.server
 import ipaddress
+import json
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -28,11 +35,14 @@ from urllib.parse import urlparse
 
 from tests.conftest import ROOT
 
-__all__ = ["StoreProxy", "require_loopback", "run_cli", "free_port"]
+__all__ = ["StoreProxy", "assert_the_event_log_shows_the_recovery", "busy_executor", "recorded_events", "require_loopback",
+           "run_cli", "free_port"]
 
 SLOW_DOWN = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
              b"<Message>Please reduce your request rate.</Message><RequestId>chaos</RequestId></Error>")
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade", "te", "trailer"}
+# org.apache.spark.executor.CoarseGrainedExecutorBackend; on YARN, YarnCoarseGrainedExecutorBackend
+EXECUTOR = "CoarseGrainedExecutorBackend"
 
 
 def require_loopback(*addresses: str) -> None:
@@ -46,6 +56,65 @@ def require_loopback(*addresses: str) -> None:
         if not loopback:
             raise RuntimeError(f"chaos tests break and restart services: {address!r} is not on loopback; "
                                "point them only at the local services (dev/services.sh)")
+
+
+def processes(session: int | None = None) -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line) of every process, or of every process in one session."""
+    found = {}
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if session is not None and os.getsid(int(proc.name)) != session:
+                continue
+            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            found[int(proc.name)] = (parent, (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, ValueError, IndexError):
+            continue  # ended while being read
+    return found
+
+
+def busy_executor(*, session: int | None = None, application: str = "") -> tuple[int, str] | None:
+    """(pid, executor id) of an executor running Python tasks: it has started pyspark.daemon.
+    One in `session`, or anywhere whose command line names `application` (`--app-id`)."""
+    procs = processes(session)
+    for pid, (_, cmdline) in procs.items():
+        busy = any(parent == pid and "pyspark.daemon" in line for parent, line in procs.values())
+        if EXECUTOR in cmdline and application in cmdline and busy:
+            return pid, re.search(r"--executor-id (\S+)", cmdline).group(1)
+    return None
+
+
+def recorded_events(events: Path) -> list[dict]:
+    """The events of the one application whose event log is in `events` (spark.eventLog.dir)."""
+    (log,) = events.iterdir()  # one application
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+def assert_the_event_log_shows_the_recovery(events: Path, killed: str) -> list[str]:
+    """A task lost with executor `killed`, a FetchFailed, a stage resubmitted and completed, and
+    an executor added after the loss; returns the executors added after it."""
+    recorded = recorded_events(events)
+    kinds = [e["Event"].rsplit(".", 1)[-1] for e in recorded]
+
+    def where(kind: str) -> list[tuple[int, dict]]:
+        return [(i, e) for i, (k, e) in enumerate(zip(kinds, recorded)) if k == kind]
+
+    added = [(i, e["Executor ID"]) for i, e in where("SparkListenerExecutorAdded")]
+    # its first removal: on YARN the event log records the removal twice, with the same reason
+    lost_at = min((i for i, e in where("SparkListenerExecutorRemoved") if e["Executor ID"] == killed), default=None)
+    assert lost_at is not None, f"executor {killed} was never removed"
+    ends = [e for _, e in where("SparkListenerTaskEnd")]
+    reasons = {e["Task End Reason"]["Reason"] for e in ends}
+    assert "ExecutorLostFailure" in reasons, f"no task lost with executor {killed}: {reasons}"
+    assert "FetchFailed" in reasons, f"no task found its shuffle input lost: {reasons}"
+    # the lost map output recomputed: a stage run again in a later attempt, and its tasks succeeded
+    again = {(e["Stage Info"]["Stage ID"], e["Stage Info"]["Stage Attempt ID"])
+             for _, e in where("SparkListenerStageSubmitted") if e["Stage Info"]["Stage Attempt ID"] > 0}
+    redone = [e for e in ends if (e["Stage ID"], e["Stage Attempt ID"]) in again
+              and e["Task End Reason"]["Reason"] == "Success"]
+    assert again and redone, f"no stage was resubmitted and completed after the loss: {sorted(again)}"
+    replacements = [executor for i, executor in added if i > lost_at]
+    assert replacements, f"no executor was added after executor {killed} was lost: {added}"
+    return replacements
 
 
 def free_port() -> int:

@@ -14,7 +14,6 @@ equal the SF0.01 reference answer.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -28,6 +27,7 @@ import pytest
 
 from common.submit import SubmitSpec
 from pyspark_jobs.tpch.q01 import RESULT
+from tests.chaos.faults import assert_the_event_log_shows_the_recovery, busy_executor
 from tests.conftest import ROOT
 from tests.pyspark_jobs.tpch.answers import compare, load_answer, read_result
 
@@ -37,7 +37,6 @@ MASTER = "local-cluster[2,1,1024]"
 DS = "1998-12-01"
 PYTHON = str(Path(sys.executable))  # the virtualenv's: it has pyspark and the project
 SPARK_SUBMIT = Path(sys.executable).parent / "spark-submit"
-EXECUTOR = "org.apache.spark.executor.CoarseGrainedExecutorBackend"
 DRIVER = ROOT / "tests" / "chaos" / "slow_q01.py"
 
 
@@ -50,30 +49,6 @@ def _submit_env() -> dict[str, str]:
     env["SPARK_CONF_DIR"] = str(prepare_local_conf_dir())
     env["PATH"] = f"{SPARK_SUBMIT.parent}{os.pathsep}{env.get('PATH', '')}"
     return env
-
-
-def _processes(session: int) -> dict[int, tuple[int, str]]:
-    """pid -> (parent pid, command line) of every process in a session."""
-    found = {}
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            if os.getsid(int(proc.name)) != session:
-                continue
-            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            found[int(proc.name)] = (parent, (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
-        except (OSError, ValueError, IndexError):
-            continue  # ended while being read
-    return found
-
-
-def _busy_executor(session: int) -> tuple[int, str] | None:
-    """(pid, executor id) of an executor running Python tasks: it has started pyspark.daemon."""
-    procs = _processes(session)
-    for pid, (_, cmdline) in procs.items():
-        busy = any(parent == pid and "pyspark.daemon" in line for parent, line in procs.values())
-        if EXECUTOR in cmdline and busy:
-            return pid, re.search(r"--executor-id (\S+)", cmdline).group(1)
-    return None
 
 
 def test_a_killed_executor_is_replaced_and_the_job_completes_with_the_right_answer(
@@ -93,7 +68,7 @@ def test_a_killed_executor_is_replaced_and_the_job_completes_with_the_right_answ
                                 start_new_session=True)
     try:
         deadline = time.monotonic() + 300
-        while (busy := _busy_executor(proc.pid)) is None:
+        while (busy := busy_executor(session=proc.pid)) is None:
             assert proc.poll() is None, f"the job ended before an executor ran its slow stage:\n{log.read_text()[-3000:]}"
             assert time.monotonic() < deadline, "no executor started the slow stage within 5 minutes"
             time.sleep(0.2)
@@ -109,34 +84,10 @@ def test_a_killed_executor_is_replaced_and_the_job_completes_with_the_right_answ
     text = log.read_text()
     assert proc.returncode == 0, text[-5000:]
     assert f"ExecutorLostFailure (executor {executor_id} exited" in text, "no task was lost with the executor"
-    _assert_the_event_log_shows_the_recovery(events, executor_id)
+    assert_the_event_log_shows_the_recovery(events, executor_id)
     spark.catalog.refreshTable(f"{scratch_db}.q01")
     problems = compare(read_result(spark, f"{scratch_db}.q01", DS, RESULT), load_answer("q01", "sf0.01"), RESULT)
     assert not problems, "\n".join(problems)
-
-
-def _assert_the_event_log_shows_the_recovery(events: Path, killed: str) -> None:
-    (log,) = events.iterdir()  # one application
-    recorded = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    kinds = [e["Event"].rsplit(".", 1)[-1] for e in recorded]
-
-    def where(kind: str) -> list[tuple[int, dict]]:
-        return [(i, e) for i, (k, e) in enumerate(zip(kinds, recorded)) if k == kind]
-
-    added = [(i, e["Executor ID"]) for i, e in where("SparkListenerExecutorAdded")]
-    (lost_at,) = [i for i, e in where("SparkListenerExecutorRemoved") if e["Executor ID"] == killed]
-    ends = [e for _, e in where("SparkListenerTaskEnd")]
-    reasons = {e["Task End Reason"]["Reason"] for e in ends}
-    assert "ExecutorLostFailure" in reasons, f"no task lost with executor {killed}: {reasons}"
-    assert "FetchFailed" in reasons, f"no task found its shuffle input lost: {reasons}"
-    # the lost map output recomputed: a stage run again in a later attempt, and its tasks succeeded
-    again = {(e["Stage Info"]["Stage ID"], e["Stage Info"]["Stage Attempt ID"])
-             for _, e in where("SparkListenerStageSubmitted") if e["Stage Info"]["Stage Attempt ID"] > 0}
-    redone = [e for e in ends if (e["Stage ID"], e["Stage Attempt ID"]) in again
-              and e["Task End Reason"]["Reason"] == "Success"]
-    assert again and redone, f"no stage was resubmitted and completed after the loss: {sorted(again)}"
-    replacements = [executor for i, executor in added if i > lost_at]
-    assert replacements, f"no executor was added after executor {killed} was lost: {added}"
 
 
 def _remove_worker_dirs(log: str) -> None:
