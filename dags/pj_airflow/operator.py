@@ -128,8 +128,9 @@ class SparkJobOperator(BaseOperator):
         # Every launcher gets the same arguments; on local-cluster the YARN settings are inert.
         conf = {**(config.spark_conf() if config else {}), **self.lineage_conf(context, artifact), **self.spark_conf}
         # A cluster step runs under the deployment's role; a laptop's local-cluster under its user.
-        role = (config.execution_role_arn if config else "") if launcher != "local" else ""
-        if config is not None and config.name == "qa" and launcher != "local" and not role:
+        on_cluster = config is not None and launcher != "local"
+        role = config.execution_role_arn if on_cluster else ""
+        if on_cluster and config.name == "qa" and not role:
             raise SubmitSpecError(f"a qa step on {launcher} needs the qa runtime role, which cannot write production: "
                                   "set execution_role_arn in the deployments file's [qa] section")
         return SubmitSpec(job=self.job, ds=self.ds, env=self.env, artifact=artifact, branch=self.branch,

@@ -32,6 +32,7 @@ from common.settings import load_settings
 from common.submit import SubmitSpec, SubmitSpecError
 from tests.chaos.faults import free_port
 from tests.conftest import ROOT
+from tests.helpers import load_dev_script
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -132,11 +133,10 @@ def test_a_qa_step_under_the_role_reads_production_writes_qa_and_is_denied_produ
     command = YarnLauncher.command(spec)
     passed = dict(arg.split("=", 1) for arg in command if arg.startswith("spark.hadoop.fs.s3a."))
     assert passed["spark.hadoop.fs.s3a.assumed.role.arn"] == ROLE
-    node_conf = {
-        "fs.s3a.endpoint": endpoint, "fs.s3a.endpoint.region": "us-east-1", "fs.s3a.path.style.access": "true",
-        "fs.s3a.connection.ssl.enabled": "false", "fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+    node_conf = {  # the local cluster's core-site, on this moto with the node user's keys
+        **load_dev_script("cluster").s3a_properties(),
+        "fs.s3a.endpoint": endpoint, "fs.s3a.assumed.role.sts.endpoint": endpoint,
         "fs.s3a.access.key": node["aws_access_key_id"], "fs.s3a.secret.key": node["aws_secret_access_key"],
-        "fs.s3a.assumed.role.sts.endpoint": endpoint, "fs.s3a.assumed.role.sts.endpoint.region": "us-east-1",
         "fs.s3a.attempts.maximum": "1", "fs.s3a.retry.limit": "1",
         # moto authorises a bulk delete (POST ?delete) against the bucket, not per key as AWS does
         "fs.s3a.multiobjectdelete.enable": "false",
