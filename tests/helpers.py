@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -15,9 +16,11 @@ from pyspark.testing import assertDataFrameEqual
 
 if TYPE_CHECKING:
     from common.contracts import Table
+    from common.environments import Environment
 
 __all__ = ["assert_frame_equal", "frame", "table_frame", "run_steps", "partition_location", "D", "day",
-           "load_packaging_script", "load_dev_script", "mysql_connection", "put_artifact_stub", "repository_copy", "demo_reports_by_hand"]
+           "load_packaging_script", "load_dev_script", "mysql_connection", "put_artifact_stub", "repository_copy", "demo_reports_by_hand",
+           "demo_reports_published", "wait_for"]
 
 PACKAGING = Path(__file__).resolve().parents[1] / "packaging"
 DEV = PACKAGING.parent / "dev"
@@ -226,3 +229,34 @@ def demo_reports_by_hand(spark: SparkSession, days: list[str]) -> dict[str, dict
             "top": [(i + 1, k[0], k[1], k[2], r) for i, (k, r) in enumerate(top)],
         }
     return reports
+
+
+def demo_reports_published(spark: SparkSession, env: Environment) -> dict[str, dict[str, list[tuple]]]:
+    """What the demonstration job published in `env` (a qa branch's namespace, or the lake's own
+    tables), shaped as demo_reports_by_hand gives it: per report, {ds: rows without ds, in order}."""
+    from common.registry import get_job
+
+    segment, top, mode = (env.output_name(t) for t in get_job("demo.daily_revenue").outputs.values())
+    found = {}
+    for report, table, order in (("segment", segment, ["n_name", "c_mktsegment"]), ("top", top, ["rank"]),
+                                 ("mode", mode, ["l_shipmode", "o_orderpriority"])):
+        days: dict[str, list[tuple]] = {}
+        for row in spark.table(table).orderBy("ds", *order).collect():
+            days.setdefault(row.ds, []).append(tuple(v for k, v in row.asDict().items() if k != "ds"))
+        found[report] = days
+    return found
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 60.0, *, what: str = "the condition",
+             interval: float = 0.2, context: Callable[[], str] | None = None) -> Any:
+    """`condition()`'s first truthy value, polled every `interval` seconds; after `timeout`, an
+    AssertionError naming `what`, with `context()` (e.g. the logs of the processes waited on)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"{what}: not within {timeout:.0f}s" + (context() if context else ""))

@@ -23,7 +23,7 @@ from common.registry import get_job
 from common.runner import RunConfig, run_job
 from common.settings import load_settings
 from tests.conftest import ROOT
-from tests.helpers import demo_reports_by_hand, drop_qa_databases
+from tests.helpers import demo_reports_by_hand, demo_reports_published, drop_qa_databases
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -83,20 +83,9 @@ def test_thirty_days_are_one_application_each_day_its_own_version(runs):
     assert len(progress) == 30 and "done, 30 of 30 partitions" in progress[-1]
 
 
-def _by_day(spark, table: str, order: list[str]) -> dict[str, list[tuple]]:
-    rows = spark.table(table).orderBy("ds", *order).collect()
-    days: dict[str, list[tuple]] = {}
-    for row in rows:
-        days.setdefault(row.ds, []).append(tuple(v for k, v in row.asDict().items() if k != "ds"))
-    return days
-
-
 def test_every_partition_equals_the_reports_computed_by_hand(spark, runs):
     expected = demo_reports_by_hand(spark, DAYS)
-    segment, top, mode = _outputs(RANGE_BRANCH)  # the job's outputs, in their order
-    got = {"segment": _by_day(spark, segment, ["n_name", "c_mktsegment"]),
-           "mode": _by_day(spark, mode, ["l_shipmode", "o_orderpriority"]),
-           "top": _by_day(spark, top, ["rank"])}
+    got = demo_reports_published(spark, Environment("qa", RANGE_BRANCH))
     for report, days in got.items():
         assert sorted(days) == DAYS, report
         assert {ds: days[ds] for ds in DAYS} == {ds: expected[ds][report] for ds in DAYS}, report

@@ -24,7 +24,7 @@ from common.submit import SubmitSpec
 from pj_airflow.launchers import EmrLauncher, LaunchError, LocalLauncher, step_name
 from pj_airflow.links import LINKS_KEY
 from pj_airflow.operator import SparkJobOperator
-from tests.helpers import put_artifact_stub
+from tests.helpers import put_artifact_stub, wait_for
 
 BRANCH = "feature/emr-test"
 ARTIFACT = f"s3://pj-artifacts/builds/{branch_slug(BRANCH)}/0123abcd"
@@ -83,16 +83,6 @@ class Try:
         self.op._running._stop.set()
         self.thread.join(timeout=30)
         assert not self.thread.is_alive()
-
-
-def wait_for(condition, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out")
 
 
 def steps(client, cluster_id: str) -> list[dict]:
