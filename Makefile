@@ -76,7 +76,7 @@ test-sf1: setup ## TPC-H SF1 loaded, every TPC-H job (both flavours) against the
 	  $(BIN)/python dev/load_tpch.py --sf 0.01; exit $$status
 
 # Own inputs from the generated SF0.01 files and an own MariaDB: the loaded data is not needed.
-chaos: setup ## fault tests (tests/chaos): a lost executor (local-cluster and a YARN container), MySQL, the metastore and S3 failing mid-run, Trino down, concurrent runs
+chaos: setup ## fault tests (tests/chaos): a lost executor (local-cluster and a YARN container), a lost YARN node, MySQL, the metastore and S3 failing mid-run, Trino down, concurrent runs
 	$(BIN)/pytest -m chaos tests/chaos
 
 lint: deps ## ruff

@@ -73,6 +73,13 @@ class YarnLogs:
             return {}
         return json.loads(self._get(f"{self.rm}/ws/v1/cluster/apps/{app_id}")).get("app", {})
 
+    def diagnostics(self, app_id: str) -> str:
+        """The ResourceManager's reason for the application's end, on one line, or ''."""
+        try:
+            return " ".join(str(self.application(app_id).get("diagnostics") or "").split())
+        except (OSError, ValueError):
+            return ""
+
     def driver_log(self, app_id: str) -> str:
         """The AM container's stdout and stderr (the driver's, in cluster mode), or '' if unreachable."""
         try:
@@ -160,11 +167,15 @@ class YarnLauncher:
         app = self.application_id
         if app is None:
             return f"spark-submit of {spec.job} exited with {code} before YARN accepted it; last lines:\n" + "\n".join(tail)
-        text = YarnLogs(self.conf_dir).driver_log(app)
+        yarn = YarnLogs(self.conf_dir)
+        text = yarn.driver_log(app)
         if text:
             self.log.error("driver log of %s (last %d lines):\n%s", app, LOG_TAIL_LINES,
                            "\n".join(text.splitlines()[-LOG_TAIL_LINES:]))
-        error = driver_error(text) or "the driver left no error line (see its log above)"
+        # No error line from the driver: its container died with its node, or never started.
+        # Then YARN's own reason ("Container released on a *lost* node", ...) says what happened.
+        error = (driver_error(text) or (f"YARN says: {reason}" if (reason := yarn.diagnostics(app)) else "")
+                 or "the driver left no error line (see its log above)")
         return f"YARN application {app} of {spec.job} failed: {error}"
 
     def kill(self) -> None:
