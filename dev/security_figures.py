@@ -68,6 +68,7 @@ KINDS: dict[str, tuple[str, list[str]]] = {
                           "tests/reliability/test_secrets_everywhere.py",
                           "tests/production/test_emr_step_on_yarn.py::"
                           "test_the_mysql_password_is_in_no_step_argument_container_environment_log_or_artifact",
+                          "tests/chaos/test_soak.py::test_no_password_in_anything_the_soak_left",
                       ]),
 }
 
