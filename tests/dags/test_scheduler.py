@@ -261,6 +261,9 @@ def day(airflow, emr_api, aws_module):
     wait_for("the second try deferred", lambda: airflow.task(DEFERRED, killed_run, "step")["state"] == "deferred",
              240, airflow)
     second = model.steps[1]
+    # Airflow calls a trigger's on_kill only while a triggerer runs it: wait for its first poll.
+    wait_for("the triggerer polling the second step",
+             lambda: f"step {second.id}: " in airflow.task_log(DEFERRED, killed_run, "step"), 120, airflow)
     airflow.api("PATCH", f"dags/{DEFERRED}/dagRuns/{killed_run}/taskInstances/step", {"new_state": "failed"})
     seen["cancelled"] = wait_for("the step cancelled from the triggerer",
                                  lambda: second.state if second.state != "PENDING" else None, 120, airflow)
