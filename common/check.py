@@ -1,11 +1,13 @@
 """`pyspark-jobs check`: every job's steps on empty DataFrames built from its input contracts.
 
 Spark's analyzer resolves every column and type of the plans without reading a row; the
-outputs' schemas are then compared with their contracts. A misspelled column or a wrong
-type fails here, in seconds, naming the job, the step and its source line — the compile step
-PySpark lacks. Every cast the analyzer inserts that can fail or lose data (string to number,
-date or boolean, narrowing, timestamp to date) is a finding too (see common.casts), and so is
-an input whose contract differs from the one its producing job writes (see common.lineage).
+outputs' schemas are then compared with their contracts (a `range_plan` job's outputs with
+their `ds` column, which carries each row's day; other jobs' without it: the writer adds it).
+A misspelled column or a wrong type fails here, in seconds, naming the job, the step and its
+source line — the compile step PySpark lacks. Every cast the analyzer inserts that can fail or
+lose data (string to number, date or boolean, narrowing, timestamp to date) is a finding too
+(see common.casts), and so is an input whose contract differs from the one its producing job
+writes (see common.lineage).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ __all__ = ["Finding", "check_job", "check_jobs", "CHECK_DS"]
 log = logging.getLogger(__name__)
 CHECK_DS = "2000-01-01"
 _NAMED = re.compile(r"`([^`]+)`")
+_DS_COLUMN = re.compile(r"\bcolumn ds\b")
 
 
 @dataclass(frozen=True)
@@ -126,12 +129,17 @@ def check_job(spark: SparkSession, job_cls: type[Job], empty: dict[Contract, Dat
             continue
         findings += _implicit_cast_findings(job_cls.name, name, st, df)
         frames[name] = df
+    # A range_plan job's outputs carry ds, the day of each row; any other job's get it from the writer.
+    ranged = job_cls.range_plan
     for alias, table in job_cls.outputs.items():
         if alias not in frames:
             continue
-        for problem in schema_violations(frames[alias].schema, table.contract, data_only=True, check_nullable=True):
+        schema = frames[alias].schema
+        for problem in schema_violations(schema, table.contract, data_only=not ranged, check_nullable=True):
+            hint = " (the job declares range_plan: each output carries ds, its rows' day)" if (
+                ranged and _DS_COLUMN.search(problem)) else ""
             findings.append(
-                Finding(job_cls.name, alias, graph.steps[alias].where, f"output {table.name}: {problem}")
+                Finding(job_cls.name, alias, graph.steps[alias].where, f"output {table.name}: {problem}{hint}")
             )
     return findings
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
 from common.contracts import Table
 from common.errors import ParamError
@@ -78,10 +78,22 @@ class Param:
 
 @dataclass(frozen=True)
 class RunParams:
-    """The run date and the job's params, frozen; read as attributes (`p.ds`, `p.top_n`)."""
+    """The run date, the days the run computes and the job's params, frozen; read as attributes
+    (`p.ds`, `p.days`, `p.top_n`).
+
+    `days` is every ds the run computes, in order: `(ds,)` for one day. A `range_plan` job's
+    steps compute all of them in one plan (its `ds` is then the first); each day is published
+    with a RunParams of its own ds and the same days."""
 
     ds: str
     values: Mapping[str, Any] = field(default_factory=dict)
+    days: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.days:
+            object.__setattr__(self, "days", (self.ds,))
+        elif self.ds not in self.days:
+            raise ParamError(f"ds {self.ds} is not one of the run's days {self.days[0]}..{self.days[-1]}")
 
     def __getattr__(self, name: str) -> Any:
         values = object.__getattribute__(self, "values")
@@ -94,7 +106,7 @@ class RunParams:
         return date.fromisoformat(self.ds)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ds": self.ds, **self.values}
+        return {"ds": self.ds, "days": list(self.days), **self.values}
 
 
 @dataclass(frozen=True)
@@ -134,6 +146,13 @@ class Job:
 
     `steps()` maps a step name to a Step; every output name must be a step. Steps take input
     names (keys of `inputs`) or earlier step names.
+
+    `range_plan = True` declares that the steps compute every day of `p.days` in one plan:
+    each output is partitioned by `ds` and its DataFrame carries `ds` (string YYYY-MM-DD), the
+    day each row belongs to. A backfill (`run --ds-from --ds-to`) then reads the inputs and
+    caches the shared steps once for the whole range, and publishes each day as its own
+    version; a one-day run is the same with `p.days == (p.ds,)`. Without it (the default) a
+    backfill runs the steps once per day, in one session, each for its `p.ds`.
     """
 
     name: ClassVar[str] = ""
@@ -141,6 +160,7 @@ class Job:
     inputs: ClassVar[Mapping[str, Table]] = MappingProxyType({})
     outputs: ClassVar[Mapping[str, Table]] = MappingProxyType({})
     params: ClassVar[tuple[Param, ...]] = ()
+    range_plan: ClassVar[bool] = False
     registry: ClassVar[dict[str, type[Job]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -154,8 +174,19 @@ class Job:
         clash = set(cls.inputs) & set(cls.outputs)
         if clash:
             raise ValueError(f"job {cls.name}: {sorted(clash)} named both as input and output")
-        if "ds" in {p.name for p in cls.params}:
-            raise ValueError(f"job {cls.name}: 'ds' is the run date, not a param")
+        reserved = sorted({"ds", "days"} & {p.name for p in cls.params})
+        if reserved:
+            raise ValueError(f"job {cls.name}: {reserved[0]!r} is the run's dates (p.ds, p.days), not a param")
+        if not isinstance(cls.range_plan, bool):
+            raise ValueError(f"job {cls.name}: range_plan must be True or False, not {cls.range_plan!r}")
+        if cls.range_plan:
+            for alias, table in cls.outputs.items():
+                if "ds" not in table.contract.run_date_columns:
+                    raise ValueError(
+                        f"job {cls.name} declares range_plan, but output {alias} ({table.name}) is not partitioned "
+                        "by ds: add Column('ds', 'string', nullable=False) and partition_by=('ds',) to its contract, "
+                        "or drop range_plan"
+                    )
         known = Job.registry.get(cls.name)
         if known is not None and known.__qualname__ != cls.__qualname__:
             raise ValueError(f"job name {cls.name} is used by {known.__module__} and {cls.__module__}")
@@ -165,8 +196,11 @@ class Job:
         raise NotImplementedError(f"{type(self).__name__} must define steps()")
 
     @classmethod
-    def parse_params(cls, ds: str, raw: Mapping[str, str]) -> RunParams:
+    def parse_params(cls, ds: str, raw: Mapping[str, str], days: Sequence[str] | None = None) -> RunParams:
+        """The run's params from their text; `days` (default `(ds,)`) every ds the run computes."""
         parse_ds(ds)
+        for day in days or ():
+            parse_ds(day)
         declared = {p.name: p for p in cls.params}
         unknown = sorted(set(raw) - set(declared))
         if unknown:
@@ -180,7 +214,7 @@ class Job:
                 raise ParamError(f"job {cls.name} needs --param {name}=<{param.type.__name__}>")
             else:
                 values[name] = param.default
-        return RunParams(ds=ds, values=MappingProxyType(values))
+        return RunParams(ds=ds, values=MappingProxyType(values), days=tuple(days or (ds,)))
 
     @classmethod
     def describe(cls) -> dict[str, Any]:
@@ -190,6 +224,7 @@ class Job:
             "description": cls.description or (cls.__doc__ or "").strip().split("\n")[0],
             "inputs": {alias: t.name for alias, t in cls.inputs.items()},
             "outputs": {alias: t.name for alias, t in cls.outputs.items()},
+            "range_plan": cls.range_plan,
             "params": {
                 p.name: {"type": p.type.__name__, "default": None if p.default is REQUIRED else str(p.default)}
                 for p in cls.params

@@ -4,7 +4,10 @@ and wrote, FAIL with the error.
 A run is the job (its namespace names the deployment: a qa run's names its branch) with a
 UUID run id. Inputs are the lake tables in the catalog's namespace and MySQL tables as
 `mysql://host:port` + `db.table`; outputs carry a schema built from their contracts and, on
-COMPLETE, the rows written and the version's run id; inputs the rows their scans read. The
+COMPLETE, the rows written and the version's run id; inputs the rows their scans read (each
+day of a range_plan backfill is a run of its own: the range's one read of its inputs is
+counted on its first day, a later day's rows are what its own writes read again; see
+common/range_plan.py). The
 run names its Airflow task try (the parent run), the artifact's branch, commit and content
 hash (or the work tree's, run from a checkout), and the run date.
 

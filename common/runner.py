@@ -14,7 +14,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from common.environments import Environment
 from common.errors import PysparkJobsError, SourceError
@@ -196,22 +196,23 @@ class Plan:
 
 
 def plan_job(config: RunConfig, spark: SparkSession | None = None,
-             validated: Callable[[], None] | None = None) -> Plan:
+             validated: Callable[[], None] | None = None, days: Sequence[str] | None = None) -> Plan:
     """Validate the run, then build every step's DataFrame (analysis only, no action);
-    `validated` is called in between."""
+    `validated` is called in between. `days` (default: config.ds alone) are the days a
+    range_plan job's steps compute."""
     from common.session import get_spark
 
     if config.source not in SOURCES:
         raise PysparkJobsError(f"unknown source {config.source!r}: use one of {', '.join(SOURCES)}")
     job_cls = get_job(config.job)
-    p = job_cls.parse_params(config.ds, config.params)
+    p = job_cls.parse_params(config.ds, config.params, days)
     env = Environment(config.env, config.branch)
     graph = StepGraph.build(job_cls.name, job_cls().steps(p), set(job_cls.inputs), list(job_cls.outputs))
     for table in job_cls.outputs.values():
         env.check_write(env.output_name(table))  # refuse before any work is done
     if validated is not None:
         validated()
-    spark = spark or get_spark(f"pyspark-jobs {job_cls.name} {p.ds}")
+    spark = spark or get_spark(f"pyspark-jobs {job_cls.name} {days_label(p.days)}")
     sources = read_inputs(spark, job_cls.inputs, env, config)
     frames: dict[str, DataFrame] = {alias: df for alias, (df, _) in sources.items()}
     for name in graph.order:
@@ -225,24 +226,39 @@ def plan_job(config: RunConfig, spark: SparkSession | None = None,
     return Plan(job=job_cls, params=p, env=env, graph=graph, sources=sources, frames=frames)
 
 
-class _Progress:
+def days_label(days: Sequence[str]) -> str:
+    """`1995-03-01` for one day, `1995-03-01..1995-03-30` for a range."""
+    return days[0] if len(days) == 1 else f"{days[0]}..{days[-1]}"
+
+
+def env_label(env: Environment) -> str:
+    return env.name if not env.slug else f"qa/{env.slug}"
+
+
+class Progress:
     """One log line as each phase of a run begins: where a long run is, on a terminal or in a step's log."""
 
-    def __init__(self, config: RunConfig, phases: list[str]) -> None:
-        self.config, self.phases, self.done = config, phases, 0
+    def __init__(self, job: str, ds: str, phases: list[str]) -> None:
+        self.job, self.ds, self.phases, self.done = job, ds, phases, 0
         self.started = time.perf_counter()
 
     def __call__(self, phase: str) -> None:
         self.done += 1
-        log.info("%s ds=%s: [%d/%d] %s (%.1fs)", self.config.job, self.config.ds, self.done, len(self.phases),
+        log.info("%s ds=%s: [%d/%d] %s (%.1fs)", self.job, self.ds, self.done, len(self.phases),
                  phase, time.perf_counter() - self.started)
 
 
 def run_job(config: RunConfig, spark: SparkSession | None = None) -> RunSummary:
     """Run the job; its OpenLineage events (START, then COMPLETE or FAIL) go where the
-    deployment says (common/lineage_events.py) and never fail the run."""
+    deployment says (common/lineage_events.py) and never fail the run. A range_plan job runs
+    as a range of one day (common/range_plan.py)."""
     from common.lineage_events import RunLineage
 
+    if get_job(config.job).range_plan:
+        from common.range_plan import run_days
+
+        (summary,) = run_days(config, [config.ds], spark)
+        return summary
     lineage = RunLineage(config)
     try:
         summary = _run_job(config, spark, lineage)
@@ -254,30 +270,44 @@ def run_job(config: RunConfig, spark: SparkSession | None = None) -> RunSummary:
 
 
 def run_range(config: RunConfig, days: list[str], spark: SparkSession | None = None) -> list[RunSummary]:
-    """A backfill: the job for each of `days` in order, in one Spark application, each ds
-    published as its own version as soon as it is done (a stop keeps those before it).
+    """A backfill: `days` in order, in one Spark application, each ds published as its own
+    version as soon as it is done (a stop keeps those before it). A range_plan job computes
+    them in one plan (common/range_plan.py); any other job runs once per day.
 
-    A run that fails stops the range; the log names the days done and how to resume."""
+    A day that fails stops the range; the log names the days done and how to resume."""
+    if get_job(config.job).range_plan:
+        from common.range_plan import run_days
+
+        runs = run_days(config, days, spark)
+    else:
+        runs = _run_each_day(config, days, spark)
+    summaries: list[RunSummary] = []
+    started = time.perf_counter()
+    try:
+        for summary in runs:
+            summaries.append(summary)
+            log.info("%s backfill: ds=%s done, %d of %d partitions, %d rows written (%.1fs elapsed)", config.job,
+                     summary.ds, len(summaries), len(days), sum(out.rows for out in summary.outputs),
+                     time.perf_counter() - started)
+    except BaseException:
+        ds = days[len(summaries)]
+        done = f"{summaries[0].ds}..{summaries[-1].ds} published, " if summaries else ""
+        log.error("%s: the range stopped at ds=%s after %d of %d partitions (%s"
+                  "nothing after it); resume with --ds-from %s --ds-to %s", config.job, ds, len(summaries),
+                  len(days), done, ds, days[-1])
+        raise
+    return summaries
+
+
+def _run_each_day(config: RunConfig, days: list[str], spark: SparkSession | None) -> Iterator[RunSummary]:
+    """The job run for each day in turn, in one session."""
     from dataclasses import replace
 
     from common.session import get_spark
 
-    spark = spark or get_spark(f"pyspark-jobs {config.job} {days[0]}..{days[-1]}")
-    summaries: list[RunSummary] = []
-    started = time.perf_counter()
+    spark = spark or get_spark(f"pyspark-jobs {config.job} {days_label(days)}")
     for ds in days:
-        try:
-            summary = run_job(replace(config, ds=ds), spark)
-        except BaseException:
-            done = f"{summaries[0].ds}..{summaries[-1].ds} published, " if summaries else ""
-            log.error("%s: the range stopped at ds=%s after %d of %d partitions (%s"
-                      "nothing after it); resume with --ds-from %s --ds-to %s", config.job, ds, len(summaries),
-                      len(days), done, ds, days[-1])
-            raise
-        summaries.append(summary)
-        log.info("%s backfill: ds=%s done, %d of %d partitions, %d rows written (%.1fs elapsed)", config.job, ds,
-                 len(summaries), len(days), sum(out.rows for out in summary.outputs), time.perf_counter() - started)
-    return summaries
+        yield run_job(replace(config, ds=ds), spark)
 
 
 def render_range(summaries: list[RunSummary]) -> str:
@@ -296,50 +326,28 @@ def render_range(summaries: list[RunSummary]) -> str:
 
 
 def _run_job(config: RunConfig, spark: SparkSession | None, lineage: RunLineage) -> RunSummary:
-    from pyspark import StorageLevel
-
     from common.io.warehouse import WarehouseWriter
 
     started = time.perf_counter()
     phases = ["plan: read inputs, build the steps", "cache the shared steps, check input keys",
               "write, check and publish the outputs"] + (["input rows from the scans"] if config.count_inputs else [])
-    progress = _Progress(config, phases)
+    progress = Progress(config.job, config.ds, phases)
 
     def validated() -> None:
         lineage.validated = True
         progress(phases[0])
 
     plan = plan_job(config, spark, validated=validated)
-    job_cls, p, env, graph, sources, frames = (
-        plan.job, plan.params, plan.env, plan.graph, plan.sources, plan.frames
-    )
+    job_cls, p, env, frames = plan.job, plan.params, plan.env, plan.frames
     spark = next(iter(frames.values())).sparkSession if frames else spark
     lineage.start(plan, spark)
-    summary = RunSummary(job=job_cls.name, ds=p.ds, env=env.name if not env.slug else f"qa/{env.slug}",
-                         app_id=spark.sparkContext.applicationId)
+    summary = RunSummary(job=job_cls.name, ds=p.ds, env=env_label(env), app_id=spark.sparkContext.applicationId)
     summary.timings.append(("plan (read inputs, build steps)", time.perf_counter() - started))
 
     scans = ScanMetrics(spark) if config.count_inputs else None  # before the run's first action
-    level = StorageLevel.MEMORY_AND_DISK
-    # Inputs' keys are checked while the shared steps are cached: both are Spark jobs, and
-    # both finish before anything is written.
-    keys = ThreadPoolExecutor(max_workers=1)
-    checked = keys.submit(check_keys, sources, job_cls.inputs)
     progress(phases[1])
     try:
-        for name in graph.cached:
-            before = _persisted_ids(spark)
-            t = time.perf_counter()
-            frames[name] = frames[name].persist(level)
-            rows = frames[name].count()
-            size = _cache_bytes(spark, before)
-            summary.timings.append((f"cache {name}", time.perf_counter() - t))
-            summary.cached.append((name, "MEMORY_AND_DISK", rows, size))
-            log.info("cached %s at MEMORY_AND_DISK: %d rows, %d bytes", name, rows, size)
-
-        t = time.perf_counter()
-        checked.result()
-        summary.timings.append(("wait for input key checks", time.perf_counter() - t))
+        cache_shared_steps(plan, spark, summary)
         # All outputs staged at once, then published together: see WarehouseWriter.
         progress(phases[2])
         t = time.perf_counter()
@@ -348,21 +356,61 @@ def _run_job(config: RunConfig, spark: SparkSession | None, lineage: RunLineage)
         summary.timings += [(f"write {alias}", out.seconds) for alias, out in zip(job_cls.outputs, summary.outputs)]
         summary.timings.append(("write outputs (concurrent), publish", time.perf_counter() - t))
     finally:
-        keys.shutdown(wait=True)
-        for name in graph.cached:
-            frames[name].unpersist()
-            log.info("unpersisted %s", name)
+        release_shared_steps(plan)
 
-    if config.count_inputs:
+    if scans is not None:
         progress(phases[3])
+    count_input_rows(plan, scans, summary)
+    return finish(summary, started)
+
+
+def cache_shared_steps(plan: Plan, spark: SparkSession, summary: RunSummary) -> None:
+    """Persist the shared steps (their sizes and seconds into `summary`) while another thread
+    checks the inputs' keys: both are Spark jobs, and both finish before anything is written.
+    `release_shared_steps` unpersists them, also after a failure here."""
+    from pyspark import StorageLevel
+
+    level = StorageLevel.MEMORY_AND_DISK
+    keys = ThreadPoolExecutor(max_workers=1)
+    checked = keys.submit(check_keys, plan.sources, plan.job.inputs)
+    try:
+        for name in plan.graph.cached:
+            before = _persisted_ids(spark)
+            t = time.perf_counter()
+            plan.frames[name] = plan.frames[name].persist(level)
+            rows = plan.frames[name].count()
+            size = _cache_bytes(spark, before)
+            summary.timings.append((f"cache {name}", time.perf_counter() - t))
+            summary.cached.append((name, "MEMORY_AND_DISK", rows, size))
+            log.info("cached %s at MEMORY_AND_DISK: %d rows, %d bytes", name, rows, size)
         t = time.perf_counter()
-        read = scans.rows_read({alias: () if where.startswith("trino ") else scan_names(job_cls.inputs[alias], where)
-                                for alias, (_, where) in sources.items()})
-        summary.inputs = [(a, where, read[a]) for a, (_, where) in sources.items()]
-        summary.notes += [scans.reason] if scans.reason else []
-        summary.timings.append(("input rows from the scans' metrics", time.perf_counter() - t))
-    else:
-        summary.inputs = [(a, where, None) for a, (_, where) in sources.items()]
+        checked.result()
+        summary.timings.append(("wait for input key checks", time.perf_counter() - t))
+    finally:
+        keys.shutdown(wait=True)
+
+
+def release_shared_steps(plan: Plan) -> None:
+    for name in plan.graph.cached:
+        plan.frames[name].unpersist()
+        log.info("unpersisted %s", name)
+
+
+def count_input_rows(plan: Plan, scans: ScanMetrics | None, summary: RunSummary) -> None:
+    """Each input's rows read by the scans of the executions since `scans` was opened (None: not counted)."""
+    if scans is None:
+        summary.inputs = [(a, where, None) for a, (_, where) in plan.sources.items()]
+        return
+    t = time.perf_counter()
+    read = scans.rows_read({alias: () if where.startswith("trino ") else scan_names(plan.job.inputs[alias], where)
+                            for alias, (_, where) in plan.sources.items()})
+    summary.inputs = [(a, where, read[a]) for a, (_, where) in plan.sources.items()]
+    summary.notes += [scans.reason] if scans.reason else []
+    summary.timings.append(("input rows from the scans' metrics", time.perf_counter() - t))
+
+
+def finish(summary: RunSummary, started: float) -> RunSummary:
+    """The summary's total time, and its JSON file written."""
     summary.timings.append(("total", time.perf_counter() - started))
     try:
         summary.write_json(run_logs())

@@ -4,9 +4,9 @@ Every scan node of an executed plan carries the metric "number of output rows" (
 Iceberg scan after partition pruning and row-group skipping, a JDBC scan the rows fetched).
 The driver's monitoring REST API (`/api/v1/applications/<app>/sql`, the Spark UI's public
 interface) lists the SQL executions with their nodes and metrics; a run sums, per input, the
-scans of the executions it started. Executions described as key checks are left out: they
-are the framework's work, not the job's. With the UI off (`spark.ui.enabled=false`) or
-unreachable, the rows are unknown (None), and a note says why.
+scans of the executions it started. Executions described as key checks or as a range's
+days check are left out: they are the framework's work, not the job's. With the UI off
+(`spark.ui.enabled=false`) or unreachable, the rows are unknown (None), and a note says why.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ if TYPE_CHECKING:
 
     from common.contracts import Table
 
-__all__ = ["ScanMetrics", "KEY_CHECK", "scan_names"]
+__all__ = ["ScanMetrics", "KEY_CHECK", "DAYS_CHECK", "scan_names"]
 
 log = logging.getLogger(__name__)
 KEY_CHECK = "pyspark-jobs key check"  # the job description of input key checks
+DAYS_CHECK = "pyspark-jobs days check"  # ... and of a range_plan run's check of its outputs' days
 ROWS = "number of output rows"
 _SETTLE_S = 10.0  # the UI's listener reports an execution's last metrics shortly after the action returns
 
@@ -97,7 +98,7 @@ class ScanMetrics:
             return dict.fromkeys(scans)
         rows: dict[str, int | None] = {alias: 0 if names else None for alias, names in scans.items()}
         for execution in self.seen:
-            if execution.get("description", "").startswith(KEY_CHECK):
+            if execution.get("description", "").startswith((KEY_CHECK, DAYS_CHECK)):
                 continue
             for node in execution.get("nodes", []):
                 alias = next((a for a, names in scans.items() if _reads(node["nodeName"], names)), None)

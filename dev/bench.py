@@ -185,7 +185,7 @@ for name, table in DailyRevenue.outputs.items():
     spark.sql(f"CREATE TABLE IF NOT EXISTS pj_bench_bare.{name} ({table.contract.ddl().replace(' NOT NULL', '')}) "
               "USING parquet PARTITIONED BY (ds)")
 def bare():
-    lines = t.lines_shipped_on(spark.table("tpch.lineitem"), ds=ds)
+    lines = t.lines_shipped_on(spark.table("tpch.lineitem"), days=(ds,))
     enriched = t.enrich_lines(lines, spark.table("tpch.orders"), jdbc("customer"), jdbc("nation")).cache()
     for name, df in (("revenue_by_segment", t.revenue_by_segment(enriched)), ("top_customers", t.top_customers(enriched, top_n=10)),
                      ("revenue_by_shipmode", t.revenue_by_shipmode(enriched))):

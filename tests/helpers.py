@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["assert_frame_equal", "frame", "table_frame", "run_steps", "partition_location", "D", "day",
            "load_packaging_script", "load_dev_script", "mysql_connection", "put_artifact_stub", "repository_copy", "demo_reports_by_hand",
-           "demo_reports_published", "wait_for"]
+           "demo_reports_published", "sql_executions", "wait_for"]
 
 PACKAGING = Path(__file__).resolve().parents[1] / "packaging"
 DEV = PACKAGING.parent / "dev"
@@ -245,6 +245,18 @@ def demo_reports_published(spark: SparkSession, env: Environment) -> dict[str, d
             days.setdefault(row.ds, []).append(tuple(v for k, v in row.asDict().items() if k != "ds"))
         found[report] = days
     return found
+
+
+def sql_executions(spark: SparkSession) -> list[dict]:
+    """The session's SQL executions as the driver's monitoring REST API lists them (nodes and
+    their metrics included), as common/scan_metrics.py reads them."""
+    import json
+    import urllib.request
+
+    sc = spark.sparkContext
+    url = f"{sc.uiWebUrl}/api/v1/applications/{sc.applicationId}/sql?details=true&planDescription=false&length=100000"
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - the driver's own UI
+        return json.load(response)
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 60.0, *, what: str = "the condition",

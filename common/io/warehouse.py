@@ -154,6 +154,10 @@ class WarehouseWriter:
     Every output is first staged (written as a version readers do not see, and validated;
     outputs concurrently, as separate Spark jobs) and only when all are valid published: a
     contract violation in any output publishes none of them.
+
+    `ranged=True` takes the outputs of a `range_plan` job: frames holding the rows of several
+    days, each carrying its `ds`; the run writes those of `p.ds` (the column itself is the
+    partition's, not written as data).
     """
 
     def __init__(self, *, env: Environment, lake_root: str | None = None, qa_root: str | None = None) -> None:
@@ -177,13 +181,15 @@ class WarehouseWriter:
         (result,) = self.write_all([(df, table)], p)
         return result
 
-    def write_all(self, outputs: Sequence[tuple[DataFrame, Table]], p: RunParams) -> list[WriteResult]:
-        targets = [self._prepare(df, table) for df, table in outputs]  # every refusal before any write
+    def write_all(self, outputs: Sequence[tuple[DataFrame, Table]], p: RunParams, *,
+                  ranged: bool = False) -> list[WriteResult]:
+        targets = [self._prepare(df, table, ranged) for df, table in outputs]  # every refusal before any write
         if not targets:
             return []
         spark, run_id = targets[0][0].sparkSession, uuid.uuid4().hex[:12]
         with _staging(spark, run_id), ThreadPoolExecutor(max_workers=min(len(targets), MAX_CONCURRENT_WRITES)) as pool:
-            futures = [pool.submit(self._stage, df, table, physical, fmt, run_id, p) for df, table, physical, fmt in targets]
+            futures = [pool.submit(self._stage, df, table, physical, fmt, run_id, p, ranged)
+                       for df, table, physical, fmt in targets]
             wait(futures)
         staged = [(f.result(), fmt) for f, (_, _, _, fmt) in zip(futures, targets) if not f.exception()]
         failed = [f.exception() for f in futures if f.exception()]
@@ -206,23 +212,27 @@ class WarehouseWriter:
                 raise
         return results
 
-    def _prepare(self, df: DataFrame, table: Table) -> tuple[DataFrame, Table, str, TableFormat]:
+    def _prepare(self, df: DataFrame, table: Table, ranged: bool = False) -> tuple[DataFrame, Table, str, TableFormat]:
         """Checks that need no data, and the table created if new."""
         physical = self.env.output_name(table)
         self.env.check_write(physical)
-        problems = schema_violations(df.schema, table.contract, data_only=True)
+        problems = schema_violations(df.schema, table.contract, data_only=not ranged)
         if problems:
             raise ContractViolation(table.name, problems)
         fmt = format_for(table.format)
         self._ensure_table(df.sparkSession, table, physical, fmt)
         return df, table, physical, fmt
 
-    def _stage(self, df: DataFrame, table: Table, physical: str, fmt: TableFormat, run_id: str, p: RunParams) -> Staged:
+    def _stage(self, df: DataFrame, table: Table, physical: str, fmt: TableFormat, run_id: str, p: RunParams,
+               ranged: bool = False) -> Staged:
         """Write a version readers do not see and validate it; on any failure discard it and raise."""
         from pyspark.sql import Observation
+        from pyspark.sql import functions as F
 
         started = time.perf_counter()
         contract, spark = table.contract, df.sparkSession
+        if ranged:
+            df = df.filter(F.col("ds") == p.ds)
         data = df.select(*(c.name for c in contract.data_columns))
         # Rows and nulls are counted by the write itself; keys are read back unless the plan
         # already guarantees them unique (an aggregate grouped by the key, a distinct).
@@ -232,7 +242,8 @@ class WarehouseWriter:
             # An empty write reports no observed counts (waiting for them would never end).
             rows, problems = (0, []) if staged.empty else count_violations(counts.get)
             key = contract.primary_key
-            if rows and key and not proven_unique(data, key):
+            # Rows of one ds: a plan that proves (key, ds) unique proves the key unique in them.
+            if rows and key and not (proven_unique(df, (*key, "ds")) if ranged else proven_unique(data, key)):
                 problems += duplicate_keys(fmt.read_staged(spark, staged).select(*key), contract)
             if problems:
                 raise ContractViolation(table.name, problems)

@@ -59,7 +59,8 @@ class JoinKeyMissing(DailyRevenue):
 
 def _as_lines(lineitem):
     """The demo's `lines` step's columns, so a planted filter is the only change."""
-    return lineitem.select("l_orderkey", "l_shipmode", F.col("l_shipdate").alias("ship_date"), F.lit(1).alias("revenue"))
+    return lineitem.select("l_orderkey", "l_shipmode", F.col("l_shipdate").cast("string").alias("ds"),
+                           F.lit(1).alias("revenue"))
 
 
 def shipped_before(lineitem, *, ds):
@@ -150,6 +151,17 @@ class NullableIntoNotNull(DailyRevenue):
         return {**super().steps(p), "enriched": step(nations_left_joined, "lines", "orders", "customer", "nation")}
 
 
+def top_customers_without_ds(enriched, *, top_n):
+    return demo.top_customers(enriched, top_n=top_n).drop("ds")
+
+
+class OutputWithoutDs(DailyRevenue):
+    name = "tests.check.output_without_ds"
+
+    def steps(self, p):
+        return {**super().steps(p), "top_customers": step(top_customers_without_ds, "enriched", top_n=p.top_n)}
+
+
 def _sql_variant(name: str, old: str, new: str) -> type[RevenueBySegmentSql]:
     template = RevenueBySegmentSql.sql_template().replace(old, new)
     assert new in template
@@ -189,6 +201,8 @@ class SqlColumnTypo(RevenueBySegmentSql):
         (AggregateType, "revenue_by_shipmode", ["column revenue is double, contract says decimal(38,4)"]),
         (OutputColumnMissing, "revenue_by_segment", ["missing column orders bigint"]),
         (NullableIntoNotNull, "revenue_by_segment", ["column n_name may be null but the contract says NOT NULL"]),
+        (OutputWithoutDs, "top_customers", ["output demo.top_customers: missing column ds string (the job declares "
+                                            "range_plan: each output carries ds, its rows' day)"]),
         (SqlColumnTypo, "revenue_by_segment", ["column c_segment does not exist (closest: c_mktsegment", "revenue_by_segment.sql]"]),
         (SqlUndefinedName, "-", ["pyspark_jobs/demo/sql/revenue_by_segment.sql:13:", "'yesterday_ds'", "not in Airflow's context"]),
         (SqlUndefinedParam, "-", ["pyspark_jobs/demo/sql/revenue_by_segment.sql:13:", "params.day", "params: none"]),

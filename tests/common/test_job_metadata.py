@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
@@ -33,6 +34,7 @@ def test_metadata_imports_without_pyspark():
         "demo.revenue_by_shipmode",
     }
     assert demo["params"] == {"top_n": {"type": "int", "default": "10"}}
+    assert demo["range_plan"] is True and result["jobs"]["tpch.q01"]["range_plan"] is False
 
 
 @pytest.mark.parametrize("raw", ["2024-13-01", "2024/01/01", "yesterday", "2024-02-30", "", "20240101"])
@@ -73,3 +75,31 @@ def test_bad_declarations_fail_at_import():
         _table("no_database")
     with pytest.raises(ValueError, match="twice"):
         Contract((Column("a", "int"), Column("a", "int")))
+
+
+def test_a_run_computes_its_days():
+    p = _Probe.parse_params("2024-01-31", {"region": "ASIA"})
+    assert p.days == ("2024-01-31",)  # one day: the run date
+    ranged = _Probe.parse_params("2024-01-30", {"region": "ASIA"}, days=["2024-01-30", "2024-01-31"])
+    assert (ranged.ds, ranged.days) == ("2024-01-30", ("2024-01-30", "2024-01-31"))
+    assert replace(ranged, ds="2024-01-31").days == ranged.days  # a day of the range, published on its own
+    with pytest.raises(ParamError, match="ds 2024-02-01 is not one of the run's days 2024-01-30..2024-01-31"):
+        replace(ranged, ds="2024-02-01")
+    with pytest.raises(ParamError, match="'2024-02-30' is not a calendar date"):
+        _Probe.parse_params("2024-01-30", {"region": "ASIA"}, days=["2024-01-30", "2024-02-30"])
+
+
+def test_bad_range_plan_declarations_fail_at_import():
+    ds = Column("ds", "string", nullable=False)
+    by_ds = Table("dst.by_ds", Contract((Column("a", "int"), ds), partition_by=("ds",)))
+    unpartitioned = Table("dst.whole", Contract((Column("a", "int"), ds)))
+    with pytest.raises(ValueError, match=r"job tests\.range_whole declares range_plan, but output whole "
+                                         r"\(dst\.whole\) is not partitioned by ds: add Column\('ds'"):
+        type("RangeWhole", (Job,), {"name": "tests.range_whole", "range_plan": True,
+                                    "outputs": {"by_ds": by_ds, "whole": unpartitioned}})
+    with pytest.raises(ValueError, match="range_plan must be True or False"):
+        type("RangeYes", (Job,), {"name": "tests.range_yes", "range_plan": "yes", "outputs": {"by_ds": by_ds}})
+    with pytest.raises(ValueError, match=r"'days' is the run's dates \(p.ds, p.days\), not a param"):
+        type("DaysParam", (Job,), {"name": "tests.days_param", "outputs": {"by_ds": by_ds},
+                                   "params": (Param("days", int, 3),)})
+    type("RangeOk", (Job,), {"name": "tests.range_ok", "range_plan": True, "outputs": {"by_ds": by_ds}})

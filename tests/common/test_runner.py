@@ -7,7 +7,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from common.runner import RunConfig, run_job
-from tests.helpers import demo_reports_by_hand, mysql_connection
+from tests.helpers import demo_reports_by_hand, mysql_connection, sql_executions
 
 pytestmark = pytest.mark.services
 DS = "1995-03-15"
@@ -48,25 +48,14 @@ def test_the_shared_join_is_cached_once_and_released(spark, run):
     assert "cached enriched MEMORY_AND_DISK" in text and "input  customer" in text
 
 
-def _sql_executions(spark) -> list[dict]:
-    """The session's SQL executions as the driver's monitoring REST API lists them."""
-    import json
-    import urllib.request
-
-    sc = spark.sparkContext
-    url = f"{sc.uiWebUrl}/api/v1/applications/{sc.applicationId}/sql?details=true&planDescription=false&length=100000"
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.load(response)
-
-
 def test_input_rows_come_from_the_scans_the_run_does_and_no_job_counts_an_input(spark):
     """tpch.q01 reads lineitem once, for its one output: with an extra count per input for the
     summary, a second execution would scan it."""
     import json
 
-    first = max((e["id"] for e in _sql_executions(spark)), default=-1) + 1
+    first = max((e["id"] for e in sql_executions(spark)), default=-1) + 1
     summary = run_job(RunConfig(job="tpch.q01", ds=DS), spark=spark)
-    ran = [e for e in _sql_executions(spark) if e["id"] >= first]
+    ran = [e for e in sql_executions(spark) if e["id"] >= first]
     scanning = [e for e in ran if any(n["nodeName"] == "Scan parquet spark_catalog.tpch.lineitem" for n in e["nodes"])]
     assert len(scanning) == 1, [e["description"] for e in scanning]
     lineitem = spark.table("tpch.lineitem").count()

@@ -53,5 +53,8 @@ def test_the_guide_runs_as_written(spark, tmp_path):
         for table in ("sales.customer_revenue",):
             spark.catalog.refreshTable(table)
             assert spark.table(table).where("ds = '1995-03-15'").count() > 0
+        # Section 8's backfill: a week, each day its own partition.
+        days = spark.table("sales.customer_revenue").where("ds between '1995-03-01' and '1995-03-07'")
+        assert sorted(r.ds for r in days.select("ds").distinct().collect()) == [f"1995-03-0{d}" for d in range(1, 8)]
     finally:
         _drop_outputs(spark)
