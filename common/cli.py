@@ -65,10 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--list", action="store_true", help="with --changed: print those jobs' names, check nothing")
 
-    parity = sub.add_parser("parity", help="diff a SqlJob's output with the DataFrame job that replaces it")
-    parity.add_argument("left", help="the legacy SqlJob")
-    parity.add_argument("right", help="the DataFrame job")
-    parity.add_argument("--ds", required=True)
+    parity = sub.add_parser(
+        "parity", help="diff a SqlJob's output with the DataFrame job that replaces it, or (--legacy) each migrated "
+                       "job's with its legacy SparkSqlOperator task run by spark-sql")
+    parity.add_argument("jobs", nargs="*", metavar="JOB",
+                        help="LEFT RIGHT: the SqlJob and the DataFrame job; with --legacy: only these jobs")
+    parity.add_argument("--legacy", metavar="DAG_FILE",
+                        help="the legacy Airflow DAG file `migrate` read: run its tasks' SQL by spark-sql for each --ds")
+    parity.add_argument("--ds", required=True, action="append", help="the run date (repeat for several)")
     parity.add_argument("--env", default="local", choices=("local", "qa", "prod"))
     parity.add_argument("--branch")
     parity.add_argument("--tolerance", type=float, default=0.01)
@@ -251,11 +255,27 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_parity(args: argparse.Namespace) -> int:
+    from common.job import parse_ds
     from common.parity import parity_report, render_parity
 
-    report = parity_report(args.left, args.right, ds=args.ds, env=args.env, branch=args.branch, tolerance=args.tolerance)
-    print(render_parity(report))
-    return 0 if report.equal else 1
+    for ds in args.ds:
+        parse_ds(ds)
+    if args.legacy:
+        from pathlib import Path
+
+        from common.environments import Environment
+        from common.legacy_parity import legacy_parity
+
+        results = legacy_parity(Path(args.legacy), args.ds, env=Environment(args.env, args.branch), jobs=args.jobs,
+                                tolerance=args.tolerance)
+        print("\n\n".join(render_parity(report, ds) for ds, _, report in results))
+        return 0 if all(report.equal for _, _, report in results) else 1
+    if len(args.jobs) != 2:
+        raise ParamError("parity takes LEFT RIGHT (the SqlJob and the DataFrame job), or --legacy DAG_FILE")
+    reports = [parity_report(*args.jobs, ds=ds, env=args.env, branch=args.branch, tolerance=args.tolerance)
+               for ds in args.ds]
+    print("\n\n".join(render_parity(report, ds if len(args.ds) > 1 else None) for ds, report in zip(args.ds, reports)))
+    return 0 if all(report.equal for report in reports) else 1
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 
-__all__ = ["ParsedTask", "parse_task", "output_contract", "MIGRATE_DS"]
+__all__ = ["ParsedTask", "parse_task", "output_contract", "rename_tables", "split_insert", "MIGRATE_DS"]
 
 MIGRATE_DS = "2000-01-01"  # the ds templates render with while migrating (check's)
 _LEAD = r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*"
@@ -74,7 +74,7 @@ def _params(task: LegacyTask) -> tuple[Param, ...]:
                  for n in used if n in task.params and isinstance(task.params[n], kinds))
 
 
-def _split(task: LegacyTask) -> tuple[str, str, str] | Skipped:
+def split_insert(task: LegacyTask) -> tuple[str, str, str] | Skipped:
     """(table, partition spec, the SQL without its INSERT) or why the task stays as it is."""
     found = _INSERT.match(task.sql)
     if found is None:
@@ -133,7 +133,8 @@ def _aliases(names: list[tuple[str, ...]], ctes: set[str]) -> dict[str, str]:
     return aliases
 
 
-def _rewrite(select: str, aliases: dict[str, str]) -> str:
+def rename_tables(select: str, aliases: dict[str, str]) -> str:
+    """`select` with each `db.table` of `aliases` (any quoting and spacing) renamed to its value."""
     for table, alias in aliases.items():
         db, name = table.split(".")
         pattern = rf"(?<![\w.`])`?{re.escape(db)}`?\s*\.\s*`?{re.escape(name)}`?(?![\w`])"
@@ -143,7 +144,7 @@ def _rewrite(select: str, aliases: dict[str, str]) -> str:
 
 def parse_task(spark: SparkSession, task: LegacyTask, path: Path) -> ParsedTask | Skipped:
     """The task's output, partition, SQL and the tables it reads; or why it is left alone."""
-    split = _split(task)
+    split = split_insert(task)
     if isinstance(split, Skipped):
         return split
     output, spec, select = split
@@ -156,7 +157,7 @@ def parse_task(spark: SparkSession, task: LegacyTask, path: Path) -> ParsedTask 
     if deep:
         return Skipped(task.task_id, task.line, f"reads {deep[0]} through a catalog: name it db.table")
     aliases = _aliases(names, ctes)
-    rewritten = _rewrite(select, aliases)
+    rewritten = rename_tables(select, aliases)
     again, _ = _relations(_explain(spark, task, path, _render(task, path, rewritten, params)))
     if {n[0] for n in again if len(n) == 1} != set(aliases.values()) or any(len(n) > 1 for n in again):
         raise MigrationError(f"{_where(task, path)}: cannot rename the tables it reads to views "

@@ -67,5 +67,6 @@ def parity_report(
     )
 
 
-def render_parity(report: DiffReport) -> str:
-    return render_text([report], title=f"parity {report.left} vs {report.right}")
+def render_parity(report: DiffReport, ds: str | None = None) -> str:
+    """The report as text, its title naming both sides (and the ds, when given)."""
+    return render_text([report], title=f"parity {report.left} vs {report.right}" + (f" ds={ds}" if ds else ""))

@@ -104,11 +104,17 @@ def run_query(spark: SparkSession, sql: str, where: str) -> DataFrame:
 
 
 def run_sql(*frames: DataFrame, sql: str, views: tuple[str, ...], where: str = "SqlJob") -> DataFrame:
-    """Register the inputs as views and run the query: the SqlJob's single step."""
+    """Register the inputs as views and run the query: the SqlJob's single step. The views are
+    dropped once the query is analysed (its plan holds theirs), so they never shadow a table
+    for whatever the session runs next."""
     spark = frames[0].sparkSession
     for name, df in zip(views, frames):
         df.createOrReplaceTempView(name)
-    return run_query(spark, sql, where)
+    try:
+        return run_query(spark, sql, where)
+    finally:
+        for name in views:
+            spark.catalog.dropTempView(name)
 
 
 class SqlJob(Job):

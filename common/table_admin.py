@@ -194,7 +194,8 @@ def rollback(spark: SparkSession, target: Target, ds: str | None, version: str) 
 
 
 def vacuum(spark: SparkSession, targets: Iterable[Target], *, dry_run: bool) -> list[tuple[Target, list[str]]]:
-    """Each existing table's versions past its retention, removed (with `dry_run`, only listed)."""
+    """Each existing table's versions past its retention, and the files no version holds (a
+    killed run's), removed (with `dry_run`, only listed)."""
     from common.io import hive
     from common.io.warehouse import table_exists
 
@@ -205,7 +206,9 @@ def vacuum(spark: SparkSession, targets: Iterable[Target], *, dry_run: bool) -> 
         if not dry_run:
             target.env.check_write(target.physical)
         spark.catalog.refreshTable(target.physical)
-        removed = target.fmt.expire(spark, target.table, target.physical, hive.wall_clock(), dry_run=dry_run)
+        now = hive.wall_clock()
+        removed = target.fmt.expire(spark, target.table, target.physical, now, dry_run=dry_run)
+        removed += target.fmt.remove_orphans(spark, target.table, target.physical, now, dry_run=dry_run)
         done.append((target, removed))
     return done
 

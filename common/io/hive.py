@@ -254,6 +254,12 @@ class HiveFormat:
                     removed.append(version)
         return removed
 
+    def remove_orphans(self, spark: SparkSession, table: Table, physical: str, now: float, *,
+                       dry_run: bool = False) -> list[str]:
+        """Nothing of its own: what a killed run leaves is a `run=` directory no partition points
+        at, a version `expire` removes once it is older than the retention period."""
+        return []
+
     def history(self, spark: SparkSession, table: Table, physical: str, ds: str | None) -> list[Version]:
         fs, layout = HadoopFs(spark), _Layout.of(spark, table, physical)
         base = layout.base(ds) if ds else layout.root

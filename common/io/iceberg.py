@@ -43,6 +43,9 @@ ROLLBACK_PROPERTY = "pyspark-jobs.rollback-to"
 DAY_MS = 24 * 3600 * 1000
 COMMIT_RETRIES = 20  # Iceberg's default, 4, lost commits with 10 runs of one table at once
 _CATALOG = "spark_catalog"
+# Files no snapshot references are orphans only once no write can still commit them: a run
+# taking longer than this would lose its files to a vacuum running meanwhile.
+ORPHAN_MIN_AGE_DAYS = 1.0
 
 
 def _with_run_date(df: DataFrame, table: Table, ds: str) -> DataFrame:
@@ -182,8 +185,7 @@ class IcebergFormat:
         Whole-table: Iceberg expires snapshots, not partitions (`ds` is ignored). With `dry_run`,
         only list them: the snapshots older than the cutoff but the current one, as
         `expire_snapshots(retain_last => 1)` chooses them."""
-        cutoff = datetime.fromtimestamp(now - table.retention_days * DAY_MS / 1000, tz=UTC)
-        at = literal(cutoff.strftime("%Y-%m-%d %H:%M:%S.%f"))
+        at = _timestamp(now - table.retention_days * DAY_MS / 1000)
         # The procedure runs Spark jobs over every manifest: call it only when a snapshot is due.
         due = [r.snapshot_id for r in spark.sql(
             f"SELECT snapshot_id FROM {physical}.snapshots WHERE committed_at < TIMESTAMP {at} ORDER BY committed_at"
@@ -204,6 +206,22 @@ class IcebergFormat:
         removed = [f"{physical} snapshot {s}" for s in older if s not in kept]
         files = int(row.deleted_data_files_count)
         return removed + ([f"{physical}: {files} data files of expired snapshots"] if files else [])
+
+    def remove_orphans(self, spark: SparkSession, table: Table, physical: str, now: float, *,
+                       dry_run: bool = False) -> list[str]:
+        """Delete the files under the table's location that no snapshot or branch references (a
+        killed run's data files, a failed commit's manifests) and that were written before the
+        retention period, or `ORPHAN_MIN_AGE_DAYS` if longer: a write in progress has files no
+        snapshot references yet, and it must not lose them. With `dry_run`, only list them.
+
+        `system.remove_orphan_files` lists the whole location (one Spark job over its files):
+        `vacuum` calls it, a run's own publication does not."""
+        days = max(table.retention_days, ORPHAN_MIN_AGE_DAYS)
+        rows = spark.sql(
+            f"CALL {_CATALOG}.system.remove_orphan_files(table => {literal(physical)}, "
+            f"older_than => TIMESTAMP {_timestamp(now - days * DAY_MS / 1000)}, dry_run => {str(dry_run).lower()})"
+        ).collect()
+        return [f"{physical}: orphan file {row.orphan_file_location}" for row in rows]
 
     def history(self, spark: SparkSession, table: Table, physical: str, ds: str | None) -> list[Version]:
         """The published snapshots that wrote date `ds` (every published one without `ds`), oldest first.
@@ -266,3 +284,8 @@ class IcebergFormat:
             origin = dict(snapshots[int(source)].summary or {})
             summary.update({k: v for k, v in origin.items() if k.startswith("pyspark-jobs.")})
         return summary
+
+
+def _timestamp(epoch_s: float) -> str:
+    """A SQL timestamp literal's text (UTC, the session's time zone) for `epoch_s`."""
+    return literal(datetime.fromtimestamp(epoch_s, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f"))

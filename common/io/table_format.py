@@ -1,4 +1,5 @@
-"""What the warehouse writer asks of a table format: stage a version, publish it, list, restore, expire.
+"""What the warehouse writer asks of a table format: stage a version, publish it, list, restore, expire,
+remove what no version holds.
 
 `common/io/hive.py` (Hive-style parquet: each version a `run=<id>` directory, published by
 pointing the partition at it in the metastore) and `common/io/iceberg.py` (Apache Iceberg:
@@ -64,6 +65,9 @@ class TableFormat(Protocol):
     def expire(
         self, spark: SparkSession, table: Table, physical: str, now: float, ds: str | None = None, *, dry_run: bool = False
     ) -> list[str]: ...
+
+    def remove_orphans(self, spark: SparkSession, table: Table, physical: str, now: float, *,
+                       dry_run: bool = False) -> list[str]: ...
 
     def history(self, spark: SparkSession, table: Table, physical: str, ds: str | None) -> list[Version]: ...
 

@@ -136,3 +136,76 @@ def test_bad_input_is_one_line_and_writes_nothing(spark, jobs_root, tmp_path, ca
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and message in err, err
     assert not (jobs_root / "mig_bad").exists() and not (tmp_path / "dags").exists()
+
+
+# -- parity with the legacy tasks, run by spark-sql ---------------------------------------
+
+PARITY_DAYS = ("1995-03-14", "1995-03-16")  # both with BUILDING orders (segment_summary's filter)
+PARITY_BRANCH = "test/legacy-parity"
+
+
+def test_every_migrated_job_equals_its_legacy_task_run_by_spark_sql_on_two_days(spark, jobs_root, tmp_path, capsys):
+    """The six migrated jobs run in a qa namespace; `parity --legacy` runs the old DAG's SQL
+    through spark-sql (renamed into a scratch database) and finds every output equal on both
+    days. A changed query is then reported, with the column."""
+    from common.environments import Environment
+    from common.legacy_parity import legacy_parity
+    from common.parity import render_parity
+    from common.runner import RunConfig, run_job
+    from tests.helpers import drop_qa_databases
+
+    assert _migrate(FIXTURE, jobs_root / "legacy_tpch", tmp_path / "dags", capsys)[0] == 0
+    registry.discover()
+    drop_qa_databases(spark, PARITY_BRANCH)
+    before = {d.name for d in spark.catalog.listDatabases()}
+    try:
+        for ds in PARITY_DAYS:
+            for task in ("daily_orders", "weekly_parts", "supplier_stock", "region_revenue", "segment_summary",
+                         "top_parts"):  # the old DAG's order
+                run_job(RunConfig(job=f"legacy_tpch.{task}", ds=ds, env="qa", branch=PARITY_BRANCH,
+                                  count_inputs=False), spark)
+        env = Environment("qa", PARITY_BRANCH)
+        results = legacy_parity(FIXTURE, PARITY_DAYS, env=env, spark=spark)
+        assert [(ds, pair.task.task_id, pair.job.name) for ds, pair, _ in results] == [
+            (ds, t, f"legacy_tpch.{t}") for ds in PARITY_DAYS for t in CONVERTED]
+        assert all(report.equal for _, _, report in results), "\n".join(
+            render_parity(report, ds) for ds, _, report in results if not report.equal)
+        # The legacy side held the day's orders (counted here, from the lake), not two empty tables.
+        rows = {(ds, pair.task.task_id): report.left_rows for ds, pair, report in results}
+        for ds in PARITY_DAYS:
+            orders = spark.sql(f"SELECT count(*) FROM tpch.orders WHERE o_orderdate = DATE '{ds}'").first()[0]
+            assert rows[ds, "daily_orders"] == orders > 0
+            assert all(rows[ds, t] > 0 for t in CONVERTED), rows
+        assert {d.name for d in spark.catalog.listDatabases()} - before == {
+            f"{env.qa_prefix}pj_migrate_test"}  # the jobs' outputs; the scratch database is gone
+
+        sql = jobs_root / "legacy_tpch" / "sql" / "region_revenue.sql"
+        # Orders of 50,000 or less dropped: on 1995-03-14 three nations had only such orders.
+        sql.write_text(sql.read_text().replace("WHERE d.ds", "WHERE d.o_totalprice > 50000 AND d.ds"))
+        run_job(RunConfig(job="legacy_tpch.region_revenue", ds=PARITY_DAYS[0], env="qa", branch=PARITY_BRANCH,
+                          count_inputs=False), spark)
+        parity = ["parity", "--legacy", str(FIXTURE), "--env", "qa", "--branch", PARITY_BRANCH]
+        code = main([*parity, "--ds", PARITY_DAYS[0], "--ds", PARITY_DAYS[1], "legacy_tpch.region_revenue"])
+        out = capsys.readouterr().out
+        assert code == 1
+        assert f"parity legacy task region_revenue vs legacy_tpch.region_revenue ds={PARITY_DAYS[0]}: DIFFERENT" in out
+        assert f"parity legacy task region_revenue vs legacy_tpch.region_revenue ds={PARITY_DAYS[1]}: identical" in out
+        assert "key(s) only in legacy task region_revenue" in out or "row(s) only in legacy task region_revenue" in out
+        assert "daily_orders vs" not in out  # only the job asked for is compared
+    finally:
+        drop_qa_databases(spark, PARITY_BRANCH)
+
+
+def test_legacy_parity_refuses_a_job_not_run_and_a_dag_not_migrated(spark, jobs_root, tmp_path, capsys, monkeypatch):
+    assert main(["parity", "--legacy", str(FIXTURE), "--ds", PARITY_DAYS[0]]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: {FIXTURE}: no job writes the table of task daily_orders (pj_migrate_test.daily_orders) "
+                   f"(and 5 more): `pyspark-jobs migrate {FIXTURE} --into pyspark_jobs/<domain>` first"), err
+    migrated = _migrate(FIXTURE, jobs_root / "legacy_tpch", tmp_path / "dags", capsys)
+    assert migrated[0] == 0, migrated
+    monkeypatch.setattr(registry, "_discovered", False)  # the new modules found, as a fresh process would
+    assert main(["parity", "--legacy", str(FIXTURE), "--ds", PARITY_DAYS[0], "--env", "qa",
+                 "--branch", "test/legacy-parity-never-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "does not exist; run `pyspark-jobs run legacy_tpch.daily_orders --ds " \
+        f"{PARITY_DAYS[0]} --env qa --branch test/legacy-parity-never-run` first" in err, err

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import time
 import uuid
 from dataclasses import replace
+from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import urlparse
 
 import pytest
 
@@ -154,6 +159,34 @@ def test_rollback_to_an_unknown_or_expired_version_changes_nothing_and_vacuum_ex
     assert code == 2
     assert f"has no version {first} (never written, or expired" in err
     assert_frame_equal(_rows(spark, table.name), [(3, 30, DS1)])
+
+
+def test_vacuum_removes_the_files_a_killed_iceberg_run_left_once_no_write_can_still_commit_them(
+    spark, scratch_db, jobs, run_ids, capsys
+):
+    """A killed run leaves data files no snapshot references. Vacuum deletes those written
+    before the retention period, and never one younger than a day (a write in progress): here
+    the retention is 0, and a file written an hour ago stays."""
+    table = _sales(scratch_db, "iceberg", retention=0)
+    jobs(table)
+    run_ids(A)
+    _write(spark, table, DS1, [(1, 10), (2, 20)])
+    (data,) = [Path(urlparse(r.file_path).path) for r in spark.sql(f"SELECT file_path FROM {table.name}.files").collect()]
+    now = time.time()
+    killed, writing = data.with_name("killed-run.parquet"), data.with_name("still-writing.parquet")
+    for orphan, age_s in ((killed, 2 * 86400), (writing, 3600)):
+        shutil.copyfile(data, orphan)
+        os.utime(orphan, (now - age_s, now - age_s))
+
+    code, out, _ = _cli(capsys, "vacuum", table.name, "--dry-run")
+    assert code == 0 and out.splitlines() == [f"would remove {table.name}: orphan file file:{killed}"]
+    assert killed.exists() and writing.exists()
+
+    code, out, _ = _cli(capsys, "vacuum", table.name)
+    assert code == 0 and out.splitlines() == [f"removed {table.name}: orphan file file:{killed}"]
+    assert not killed.exists() and writing.exists() and data.exists()
+    assert_frame_equal(_rows(spark, table.name), [(1, 10, DS1), (2, 20, DS1)])
+    assert [v["run_id"] for v in _history(capsys, table.name, "--ds", DS1)] == [A]
 
 
 def test_iceberg_add_column_and_widen_type_on_a_table_with_data(spark, scratch_db, jobs, capsys):
