@@ -127,8 +127,11 @@ def test_a_table_found_nowhere_gets_a_contract_check_reports(spark, jobs_root, t
         ("    a = SparkSqlOperator(\n        task_id='a',\n        sql=\"\"\"INSERT OVERWRITE TABLE pj_migrate_test.a "
          "PARTITION (ds='{{ ds }}')\nSELECT r_name FROM tpch.region\nWHERE r_name = '{{ yesterday }}'\"\"\")\n",
          "legacy.py:8: task a: the template uses 'yesterday', which is not in Airflow's context"),
+        ("    a = SparkSqlOperator(\n        task_id='a',\n        sql=\"\"\"INSERT OVERWRITE TABLE pj_migrate_test.a "
+         "PARTITION (ds='{{ ds }}')\n{% include report_file %}\"\"\")\n",
+         "legacy.py:7: task a: the template uses 'report_file', which is not in Airflow's context"),
     ],
-    ids=["syntax", "no-operator", "spark-parse", "undefined-variable"],
+    ids=["syntax", "no-operator", "spark-parse", "undefined-variable", "include-by-variable"],
 )
 def test_bad_input_is_one_line_and_writes_nothing(spark, jobs_root, tmp_path, capsys, body, message):
     dag = _dag(tmp_path, body)
