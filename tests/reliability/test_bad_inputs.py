@@ -26,7 +26,8 @@ _SQL_CLOCK = re.compile(
 _CLOCK_ALLOWED = {
     # versions replaced longer than a table's retention period ago are deleted (hive and iceberg)
     ("common/io/hive.py", "return time.time()"),
-    ("common/io/iceberg.py", "cutoff = datetime.fromtimestamp(now - table.retention_days * DAY_MS / 1000, tz=UTC)"),
+    # (iceberg: snapshots expired and orphan files removed before a cutoff computed from `now`)
+    ("common/io/iceberg.py", 'return literal(datetime.fromtimestamp(epoch_s, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f"))'),
     # `history` shows when a Hive version was written: its newest file's time
     ("common/io/hive.py", "written = datetime.fromtimestamp(newest, tz=UTC) if newest else None"),
     # a qa deployment is idle when its newest file is older than --older-than
