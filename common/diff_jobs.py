@@ -24,7 +24,7 @@ from common.job import parse_ds
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["BranchDiff", "JobDiff", "Side", "diff_branch", "diff_job", "jobs_run", "read_output"]
+__all__ = ["BranchDiff", "JobDiff", "Side", "diff_branch", "diff_job", "jobs_run", "read_output", "run_date_rows"]
 
 PROD = "prod"
 
@@ -67,13 +67,17 @@ def _missing(spark: SparkSession, env: Environment, table: Table, *, ds: str, jo
 def read_output(spark: SparkSession, env: Environment, table: Table, *, ds: str, job: str) -> DataFrame:
     """The ds partition of an output as `env` wrote it, without its run-date column; SourceError
     naming what is missing (database, table or partition) and the run that would write it."""
-    from pyspark.sql import functions as F
-
     parse_ds(ds)
     missing = _missing(spark, env, table, ds=ds, job=job)
     if missing:
         raise SourceError(missing)
-    df = spark.table(env.output_name(table))
+    return run_date_rows(spark.table(env.output_name(table)), table, ds)
+
+
+def run_date_rows(df: DataFrame, table: Table, ds: str) -> DataFrame:
+    """`df`'s rows of run date `ds`, without the run-date column (all of them for an output without one)."""
+    from pyspark.sql import functions as F
+
     dates = table.contract.run_date_columns
     if not dates:
         return df

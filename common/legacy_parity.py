@@ -196,9 +196,10 @@ class _Scratch:
         from common.settings import load_settings
 
         settings = load_settings()
-        database = self.env.output_name(Table(f"{self.database}.t", _EMPTY)).partition(".")[0]
-        root = f"{settings.qa_root}/{self.env.slug}" if self.env.name == "qa" else settings.lake_root
-        self.spark.sql(f"CREATE DATABASE {database} LOCATION '{root}/{self.database}'")
+        anchor = Table(f"{self.database}.t", _EMPTY)
+        location = self.env.output_location(anchor, lake_root=settings.lake_root, qa_root=settings.qa_root)
+        database = self.env.output_name(anchor).partition(".")[0]
+        self.spark.sql(f"CREATE DATABASE {database} LOCATION '{location.rsplit('/', 1)[0]}'")
         self.created = database
         for p in pairs:
             contract = p.table.contract
@@ -208,29 +209,25 @@ class _Scratch:
             # on) would be padded by spark-sql, where the framework's sessions read CHAR as STRING.
             columns = _CHAR.sub("string", contract.ddl().replace(" NOT NULL", ""))
             self.spark.sql(f"CREATE TABLE {physical} ({columns}) USING parquet{partitioned}")
-        for p in pairs:
-            for alias, table in p.job.inputs.items():
-                if table.is_mysql and table.name not in self.tables:
-                    config = RunConfig(job=p.job.name, ds="2000-01-01", env=self.env.name, branch=self.env.branch)
-                    ((df, _),) = read_inputs(self.spark, {alias: table}, self.env, config).values()
-                    physical = self.tables[table.name] = self._physical(table.name)
-                    # As the lake copy of the old pipeline held it: CHAR(n) and VARCHAR(n) as plain
-                    # strings (no type kept in the column's metadata, so no padding on read).
-                    plain = [F.col(name).cast("string").alias(name) if kind == "string" else F.col(name)
-                             for name, kind in df.dtypes]
-                    df.select(*plain).write.format("parquet").saveAsTable(physical)
+        # Every MySQL input of the jobs, read once (one reader per source, its secret read once).
+        mysql = {table.name: table for p in pairs for table in p.job.inputs.values()
+                 if table.is_mysql and table.name not in self.tables}
+        if mysql:
+            config = RunConfig(job=pairs[0].job.name, ds="2000-01-01", env=self.env.name, branch=self.env.branch)
+            for name, (df, _) in read_inputs(self.spark, mysql, self.env, config).items():
+                # As the lake copy of the old pipeline held it: CHAR(n) and VARCHAR(n) as plain
+                # strings (no type kept in the column's metadata, so no padding on read).
+                plain = [F.col(c).cast("string").alias(c) if kind == "string" else F.col(c) for c, kind in df.dtypes]
+                physical = self.tables[name] = self._physical(name)
+                df.select(*plain).write.format("parquet").saveAsTable(physical)
         return dict(self.tables)
 
     def read(self, table: Table, ds: str) -> DataFrame:
-        from pyspark.sql import functions as F
-
-        from common.io.table_format import run_date_value
+        from common.diff_jobs import run_date_rows
 
         physical = self.tables[table.name]
         self.spark.catalog.refreshTable(physical)
-        df = self.spark.table(physical)
-        dates = table.contract.run_date_columns
-        return df.filter(F.col(dates[0]) == run_date_value(dates[0], ds)).drop(dates[0]) if dates else df
+        return run_date_rows(self.spark.table(physical), table, ds)
 
     def drop(self) -> None:
         if self.created:
