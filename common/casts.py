@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -60,35 +60,43 @@ def is_lossy(source: str, target: str) -> bool:
 
 
 def _iterate(seq: Any) -> Iterator[Any]:
-    it = seq.iterator()
-    while it.hasNext():
-        yield it.next()
+    for i in range(seq.size()):  # n + 1 round trips (an iterator's hasNext/next takes 2n + 1)
+        yield seq.apply(i)
 
 
-def _casts(plan: Any, tag: Any) -> Iterator[ImplicitCast]:
+def _casts(plan: Any, tag: Any, identity: Any, known: dict[int, Any]) -> Iterator[ImplicitCast]:
+    seen = known.get(identity(plan))
+    if seen is not None and plan.fastEquals(seen):
+        return  # an input's plan, walked when that frame was checked
     stack = list(_iterate(plan.expressions()))
     while stack:
         expr = stack.pop()
         if not _MAY_HOLD_CAST.search(expr.toString()):
             continue  # one round trip spares walking a subtree with no cast and no subquery in it
-        kind = expr.getClass().getSimpleName()
+        kind = expr.nodeName()
         if kind == "Cast" and not expr.getTagValue(tag).isDefined():
             column = _ATTRIBUTE_ID.sub("", expr.child().sql())
             column = column.rsplit(".", 1)[-1] if re.fullmatch(r"[\w.]+", column) else column
             yield ImplicitCast(column, expr.child().dataType().simpleString(), expr.dataType().simpleString())
         if kind in _SUBQUERIES:
-            yield from _casts(expr.plan(), tag)
+            yield from _casts(expr.plan(), tag, identity, known)
         stack += _iterate(expr.children())
     for child in _iterate(plan.children()):
-        yield from _casts(child, tag)
+        yield from _casts(child, tag, identity, known)
 
 
-def implicit_casts(df: DataFrame) -> list[ImplicitCast]:
-    """The lossy casts in `df`'s analyzed plan that no code wrote, each once, in a stable order."""
+def implicit_casts(df: DataFrame, inputs: Iterable[DataFrame] = ()) -> list[ImplicitCast]:
+    """The lossy casts in `df`'s analyzed plan that no code wrote, each once, in a stable order.
+
+    The analyzer keeps an input frame's analyzed plan as the very subtree of `df`'s, so the
+    subtrees of `inputs` (frames checked already) are not walked again.
+    """
     jvm = df.sparkSession._jvm
     tag = jvm.org.apache.spark.sql.catalyst.expressions.Cast.USER_SPECIFIED_CAST()
     plan = df._jdf.queryExecution().analyzed()
     if "cast(" not in plan.toString():  # one round trip spares a walk of many
         return []
-    found = {c for c in _casts(plan, tag) if is_lossy(c.source, c.target)}
+    identity = jvm.java.lang.System.identityHashCode
+    known = {identity(p): p for p in (frame._jdf.queryExecution().analyzed() for frame in inputs)}
+    found = {c for c in _casts(plan, tag, identity, known) if is_lossy(c.source, c.target)}
     return sorted(found, key=lambda c: (c.column, c.source, c.target))

@@ -13,9 +13,12 @@ writes (see common.lineage).
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
@@ -69,10 +72,11 @@ def _line_in_sql(sql_file: str, sql: str, column: str) -> str:
     return ""
 
 
-def _implicit_cast_findings(job: str, name: str, st: Step, df: DataFrame) -> list[Finding]:
-    """A finding per lossy cast the analyzer inserted: the column, both types and the cast to write."""
+def _implicit_cast_findings(job: str, name: str, st: Step, df: DataFrame, inputs: list[DataFrame]) -> list[Finding]:
+    """A finding per lossy cast the analyzer inserted in this step (not in its inputs): the
+    column, both types and the cast to write."""
     findings = []
-    for cast in implicit_casts(df):
+    for cast in implicit_casts(df, inputs):
         if st.origin:
             line = _line_in_sql(st.origin, st.kwargs.get("sql", ""), cast.column) or f"{st.origin}, the query"
             fix = f"CAST({cast.column} AS {cast.target.upper()})"
@@ -113,7 +117,7 @@ def check_job(spark: SparkSession, job_cls: type[Job], empty: dict[Contract, Dat
         return [Finding(job_cls.name, "-", "", f"steps() raised {type(exc).__name__}: {exc}")]
     for table in job_cls.inputs.values():
         if table.contract not in empty:
-            empty[table.contract] = spark.createDataFrame([], table.contract.schema())
+            empty[table.contract] = table.contract.empty_frame(spark)
     frames: dict[str, DataFrame] = {alias: empty[table.contract] for alias, table in job_cls.inputs.items()}
     findings: list[Finding] = []
     for name in graph.order:
@@ -127,7 +131,7 @@ def check_job(spark: SparkSession, job_cls: type[Job], empty: dict[Contract, Dat
         except Exception as exc:  # the analyzer's AnalysisException, or a Python error in the transform
             findings.append(Finding(job_cls.name, name, st.where, _analysis_message(exc, available)))
             continue
-        findings += _implicit_cast_findings(job_cls.name, name, st, df)
+        findings += _implicit_cast_findings(job_cls.name, name, st, df, [frames[src] for src in st.inputs])
         frames[name] = df
     # A range_plan job's outputs carry ds, the day of each row; any other job's get it from the writer.
     ranged = job_cls.range_plan
@@ -145,40 +149,52 @@ def check_job(spark: SparkSession, job_cls: type[Job], empty: dict[Contract, Dat
 
 
 def check_jobs(names: list[str] | None = None, *, spark: SparkSession | None = None, out: TextIO = sys.stdout) -> bool:
-    """Check the named jobs (default: all), print a report, return True when all pass."""
+    """Check the named jobs (default: all), print a report, return True when all pass.
+
+    The jobs are analysed by one thread per core, each in its own session of the one Spark
+    application (its own temporary views and ANSI setting), since the analyzer works on one
+    plan per thread; the report lists them in order.
+    """
     from pyspark.sql import SparkSession as _Session
 
     started = time.perf_counter()
     jobs = [get_job(n) for n in names] if names else list(discover().values())
+    archive = None
     if spark is None:
-        spark = (
-            _Session.builder.master("local[1]")
-            .appName("pyspark-jobs check")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", "1")
-            .getOrCreate()
-        )
+        from common.class_archive import ClassArchive
+        from common.settings import load_settings
+
+        archive = ClassArchive(load_settings().var / "cds")
+        builder = _Session.builder.master("local[1]").appName("pyspark-jobs check")
+        if options := archive.java_options():
+            builder = builder.config("spark.driver.extraJavaOptions", options)
+        spark = builder.config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "1").getOrCreate()
         spark.sparkContext.setLogLevel("ERROR")
-    ansi = spark.conf.get("spark.sql.ansi.enabled")
-    spark.conf.set("spark.sql.ansi.enabled", "true")
     errors = 0
     if not names:  # the modules that hold no checkable job because they do not import
         for module, error in broken_modules().items():
             print(f"FAIL {module}: the module does not import, its jobs are not checked: {error}", file=out)
             errors += 1
-    try:
-        everyone = list(discover().values())
-        empty: dict[Contract, DataFrame] = {}
-        for job_cls in jobs:
-            findings = check_job(spark, job_cls, empty)
-            findings += [Finding(job_cls.name, alias, "", problem) for alias, problem in contract_mismatches(job_cls, everyone)]
+    everyone = list(discover().values())
+    worker = threading.local()
+
+    def findings_of(job_cls: type[Job]) -> list[Finding]:
+        if not hasattr(worker, "spark"):
+            worker.spark, worker.empty = spark.newSession(), {}
+            worker.spark.conf.set("spark.sql.ansi.enabled", "true")
+        return check_job(worker.spark, job_cls, worker.empty) + [
+            Finding(job_cls.name, alias, "", problem) for alias, problem in contract_mismatches(job_cls, everyone)
+        ]
+
+    with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1) or 1) as pool:
+        for job_cls, findings in zip(jobs, pool.map(findings_of, jobs)):
             errors += len(findings)
             for finding in findings:
                 print(finding.render(), file=out)
             if not findings:
                 print(f"ok   {job_cls.name}", file=out)
-    finally:
-        spark.conf.set("spark.sql.ansi.enabled", ansi)
     elapsed = time.perf_counter() - started
     print(f"checked {len(jobs)} job(s): {errors} error(s) in {elapsed:.1f}s", file=out)
+    if archive is not None:
+        archive.finish(spark)
     return errors == 0

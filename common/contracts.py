@@ -12,6 +12,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import DataType, StructType
 
 __all__ = [
@@ -109,6 +110,14 @@ class Contract:
         return T.StructType(
             [T.StructField(c.name, _spark_type(c.type), c.nullable) for c in cols]
         )
+
+    def empty_frame(self, spark: SparkSession) -> DataFrame:
+        """An empty DataFrame of this schema, built in the JVM from the DDL in one call (no Python
+        rows, no pandas): what `check` and `migrate` analyse plans on, reading nothing."""
+        from pyspark.sql import DataFrame
+
+        schema = spark._jvm.org.apache.spark.sql.types.StructType.fromDDL(self.ddl())
+        return DataFrame(spark._jsparkSession.createDataFrame(spark._jvm.java.util.ArrayList(), schema), spark)
 
 
 def todo_contract(reason: str) -> Contract:

@@ -187,7 +187,7 @@ def output_contract(spark: SparkSession, parsed: ParsedTask, inputs: dict[str, T
     spark.conf.set("spark.sql.ansi.enabled", "true")  # as check analyses it
     try:
         for alias, table in inputs.items():
-            spark.createDataFrame([], table.contract.schema()).createOrReplaceTempView(alias)
+            table.contract.empty_frame(spark).createOrReplaceTempView(alias)
         schema = run_query(spark, sql, parsed.task.task_id).schema
     except ConfigError as exc:
         return Table(parsed.output, todo_contract(str(exc)[:300]), **kwargs)

@@ -72,10 +72,10 @@ def explained(spark: SparkSession, statement: str) -> str:
     return text
 
 
-def _analyzed_plan(spark: SparkSession, statement: str) -> str:
-    """The analyzed plan as EXPLAIN prints it, every field shown (EXPLAIN runs no command)."""
-    text = explained(spark, statement)
-    return text.split("== Analyzed Logical Plan ==", 1)[-1].split("== Optimized Logical Plan ==", 1)[0]
+def _analyzed_plan(df: DataFrame) -> str:
+    """The analyzed plan as EXPLAIN prints it, every field shown, subqueries included; no
+    optimizer or planner runs, and nothing executes."""
+    return df._jdf.queryExecution().analyzed().treeString(True, False, 2**31 - 1, False)
 
 
 def run_query(spark: SparkSession, sql: str, where: str) -> DataFrame:
@@ -92,7 +92,7 @@ def run_query(spark: SparkSession, sql: str, where: str) -> DataFrame:
         df = spark.sql(statement)  # a query: lazy, nothing runs until the writer's action
     except ParseException as exc:
         raise _parse_refusal(exc, sql, where) from None
-    plan = _analyzed_plan(spark, statement)
+    plan = _analyzed_plan(df)
     if _SCRIPT.search(plan):
         raise ConfigError(f"{where}: a script transform (SELECT TRANSFORM ... USING 'program') runs a program; "
                           "it is not allowed in a SqlJob")

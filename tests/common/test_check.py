@@ -4,6 +4,9 @@ caught without reading data, and the finding names the job, the step and the col
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from datetime import date
 
 import pytest
@@ -17,6 +20,7 @@ from common.job import Job, step
 from pyspark_jobs.demo import transforms as demo
 from pyspark_jobs.demo.daily_revenue import DailyRevenue
 from pyspark_jobs.demo.legacy import RevenueBySegmentSql
+from tests.conftest import ROOT
 
 
 def _report(spark, *names: str) -> tuple[bool, str]:
@@ -309,3 +313,36 @@ def test_an_input_disagreeing_with_its_producer_names_both(spark, job, expected)
     ok, text = _report(spark, job.name)
     assert not ok
     assert f"FAIL {job.name}: step segments: {expected}" in text, text
+
+
+def test_an_implicit_cast_is_reported_by_its_step_only(spark):
+    # `lines` (l_shipmode compared with 5, and with a date) feeds `enriched` and the three
+    # reports: their plans hold both casts too, as the subtree of their input, and must not
+    # report them again.
+    _, text = _report(spark, StringVsInteger.name)
+    casts = [line for line in text.splitlines() if "implicit cast of l_shipmode" in line]
+    assert [c.split(" [")[0] for c in casts] == [f"FAIL {StringVsInteger.name}: step lines"] * 2, text
+    assert "to bigint" in casts[0] and "to date" in casts[1], text
+
+
+def test_the_first_check_writes_a_class_archive_that_later_checks_map(tmp_path):
+    env = {**os.environ, "PYSPARK_JOBS_VAR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    env.pop("SPARK_CONF_DIR", None)
+    first = subprocess.run([sys.executable, "-m", "common.cli", "check", "tpch.q01"], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=300, check=False)
+    assert first.returncode == 0, first.stdout + first.stderr
+    (archive,) = (tmp_path / "cds").iterdir()  # whole: renamed only once its JVM had exited
+    assert archive.name.startswith("check-") and archive.suffix == ".jsa"
+    # A later check's JVM loads Spark's classes from it: the JVM's own class-loading log says so.
+    log = tmp_path / "classes.log"
+    code = ("from pyspark.sql import SparkSession\nfrom common.class_archive import ClassArchive\n"
+            "from common.check import check_jobs\nimport pathlib, sys\n"
+            "a = ClassArchive(pathlib.Path(sys.argv[1]))\n"
+            "spark = SparkSession.builder.master('local[1]').config('spark.driver.extraJavaOptions', "
+            "a.java_options() + ' -Xlog:class+load=info:file=' + sys.argv[2]).getOrCreate()\n"
+            "sys.exit(0 if check_jobs(['tpch.q01'], spark=spark) else 1)\n")
+    second = subprocess.run([sys.executable, "-c", code, str(tmp_path / "cds"), str(log)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert second.returncode == 0, second.stdout + second.stderr
+    analyzer = [line for line in log.read_text().splitlines() if "org.apache.spark.sql.catalyst.analysis.Analyzer " in line]
+    assert analyzer and "shared objects file (top)" in analyzer[0], analyzer
