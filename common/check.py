@@ -12,6 +12,7 @@ writes (see common.lineage).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import re
@@ -161,14 +162,21 @@ def check_jobs(names: list[str] | None = None, *, spark: SparkSession | None = N
     jobs = [get_job(n) for n in names] if names else list(discover().values())
     archive = None
     if spark is None:
+        # createDataFrame imports pandas (about 1 s): done while the JVM starts, not after.
+        threading.Thread(target=importlib.import_module, args=("pandas",), daemon=True).start()
         from common.class_archive import ClassArchive
         from common.settings import load_settings
 
         archive = ClassArchive(load_settings().var / "cds")
-        builder = _Session.builder.master("local[1]").appName("pyspark-jobs check")
-        if options := archive.java_options():
-            builder = builder.config("spark.driver.extraJavaOptions", options)
-        spark = builder.config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "1").getOrCreate()
+        spark = (
+            _Session.builder.master("local[1]")
+            .appName("pyspark-jobs check")
+            # A short run: the C2 compiler's threads would take the cores the analysis needs.
+            .config("spark.driver.extraJavaOptions", f"-XX:TieredStopAtLevel=1 {archive.java_options()}".strip())
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.shuffle.partitions", "1")
+            .getOrCreate()
+        )
         spark.sparkContext.setLogLevel("ERROR")
     errors = 0
     if not names:  # the modules that hold no checkable job because they do not import

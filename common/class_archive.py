@@ -1,6 +1,6 @@
 """A class-data-sharing archive for `check`'s JVM (JDK AppCDS): the classes Spark's analyzer
 loads, mapped from one file instead of read from some 300 jars and verified on every start.
-It saves 1.5 to 3 s of a check's 9 to 12 (BENCHMARKS.md, section 5).
+Measured here: a check of the 49 jobs took 8.4 to 9.5 s with it, 10.7 to 12.5 s without.
 
 The first check without an archive asks its JVM to write one on exit, under a temporary name,
 and waits for that JVM to exit before renaming it: a half-written archive would crash the JVM

@@ -112,12 +112,9 @@ class Contract:
         )
 
     def empty_frame(self, spark: SparkSession) -> DataFrame:
-        """An empty DataFrame of this schema, built in the JVM from the DDL in one call (no Python
-        rows, no pandas): what `check` and `migrate` analyse plans on, reading nothing."""
-        from pyspark.sql import DataFrame
-
-        schema = spark._jvm.org.apache.spark.sql.types.StructType.fromDDL(self.ddl())
-        return DataFrame(spark._jsparkSession.createDataFrame(spark._jvm.java.util.ArrayList(), schema), spark)
+        """An empty DataFrame of this schema, NOT NULL kept: what `check` and `migrate` analyse
+        plans on, reading nothing."""
+        return spark.createDataFrame([], self.schema())
 
 
 def todo_contract(reason: str) -> Contract:
