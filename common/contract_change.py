@@ -29,6 +29,7 @@ KINDS = (
     "not_null_to_nullable",
     "change_key",
     "change_partitioning",
+    "change_format",
 )
 
 # Spark DDL aliases, to their canonical names.
@@ -132,6 +133,8 @@ class Change:
             "not_null_to_nullable": f"column {self.column} becomes nullable",
             "change_key": f"primary key ({self.old}) becomes ({self.new}): rows are identified differently",
             "change_partitioning": f"partitioning ({self.old}) becomes ({self.new}): the files already written are laid out by the old one",
+            "change_format": f"format {self.old} becomes {self.new}: converted in place, each partition's current version "
+            "its first snapshot (the data files are kept, not copied; earlier versions are no longer listed)",
         }[self.kind]
         return f"{self.table}: {what}"
 

@@ -23,7 +23,8 @@ from common.contract_change import Change, contract_changes
 from common.contracts import HIVE, ICEBERG, RUN_DATE_COLUMNS, WAREHOUSE, Column, Contract, Table
 from common.environments import Environment
 from common.errors import MigrationRefused, ParamError, SourceError
-from common.io.table_format import TableFormat, Version, contract_properties, format_for, properties_sql
+from common.io.iceberg import IcebergFormat
+from common.io.table_format import TableFormat, Version, contract_properties, format_for, properties_sql, provider
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -274,6 +275,8 @@ def _iceberg_promotes(old: str, new: str) -> bool:
 def _statement(target: Target, change: Change, contract: Contract) -> str | None:
     """The DDL applying one change in place, or None when the format needs the data rewritten."""
     physical, fmt = target.physical, target.table.format
+    if change.kind == "change_format":
+        return IcebergFormat.convert_sql(target.table, physical)
     if change.kind == "add_column":
         column = contract.column(change.column)
         if fmt == HIVE:
@@ -294,12 +297,25 @@ def _statement(target: Target, change: Change, contract: Contract) -> str | None
     return None
 
 
+def _format_change(spark: SparkSession, target: Target) -> list[Change]:
+    """A Hive-style table whose contract now declares Iceberg is converted; nothing else is."""
+    stored, declared = provider(spark, target.physical), target.table.format
+    if stored == declared:
+        return []
+    if (stored, declared) != (HIVE, ICEBERG):
+        raise MigrationRefused(f"{target.physical} is an {stored} table and its contract declares format {declared!r}: "
+                               f"only hive tables convert (to iceberg); declare format={stored!r}, or write a new table")
+    return [Change(target.table.name, "change_format", None, stored, declared, breaking=False)]
+
+
 def plan_migration(spark: SparkSession, target: Target) -> Migration:
-    """What migrating the existing table to its contract changes; a MigrationRefused when nothing."""
+    """What migrating the existing table to its contract changes; a MigrationRefused when nothing.
+    A format conversion comes first: the column changes after it are the new format's."""
     _existing(spark, target)
     contract = target.table.contract
     old = existing_contract(spark, target.physical, contract)
-    changes = tuple(c for c in contract_changes(target.table.name, old, contract) if c.kind != "change_key")
+    changes = tuple(_format_change(spark, target)) + tuple(
+        c for c in contract_changes(target.table.name, old, contract) if c.kind != "change_key")
     if not changes:
         raise MigrationRefused(f"{target.physical} matches its contract; nothing to migrate")
     return Migration(
@@ -331,6 +347,7 @@ def apply_migration(spark: SparkSession, migration: Migration, *, allow_breaking
         if statement:
             log.info("%s", statement)
             spark.sql(statement)
+            spark.catalog.refreshTable(target.physical)  # a conversion changes what the name resolves to
             applied.append(statement)
     # The contract's key and NOT NULL columns, which `contracts import` reads back.
     spark.sql(f"ALTER TABLE {target.physical} SET TBLPROPERTIES "

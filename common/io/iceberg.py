@@ -83,21 +83,20 @@ class IcebergFormat:
         contract = table.contract
         ddl = columns_sql(contract)
         partitioned = f"PARTITIONED BY ({', '.join(f'`{c}`' for c in contract.partition_by)})" if contract.partition_by else ""
-        properties = {
-            "format-version": "2",
-            "write.wap.enabled": "true",  # writes under spark.wap.id stay staged until published
-            "history.expire.max-snapshot-age-ms": str(int(table.retention_days * DAY_MS)),
-            "history.expire.min-snapshots-to-keep": "1",
-            # Runs of other dates commit to the same table at once (a backfill, max_active_runs
-            # above 1): each commit retries on a newer base, with jittered backoff, this often.
-            "commit.retry.num-retries": str(COMMIT_RETRIES),
-            **contract_properties(contract),
-        }
-        props = properties_sql(properties)
         spark.sql(
             f"CREATE TABLE IF NOT EXISTS {physical} ({ddl}) USING iceberg {partitioned} "
-            f"LOCATION {literal(location)} TBLPROPERTIES ({props})"
+            f"LOCATION {literal(location)} TBLPROPERTIES ({properties_sql(_properties(table))})"
         )
+
+    @staticmethod
+    def convert_sql(table: Table, physical: str) -> str:
+        """The statement that turns the Hive-style parquet table `physical` into this format, in
+        place: Iceberg's `migrate` makes each partition's current files (a Hive partition's
+        location: its current `run=` version) the first snapshot, without copying them, and drops
+        the Hive definition it kept as a backup (an external table: its files stay)."""
+        props = ", ".join(f"{literal(k)}, {literal(v)}" for k, v in _properties(table).items())
+        return (f"CALL {_CATALOG}.system.migrate(table => {literal(physical)}, properties => map({props}), "
+                "drop_backup => true)")
 
     def stage(self, df: DataFrame, table: Table, physical: str, run_id: str, ds: str) -> Staged:
         spark = df.sparkSession
@@ -237,14 +236,23 @@ class IcebergFormat:
             if row is None:  # expired
                 continue
             summary = self._summary(row, snapshots)
+            rows = int(summary["added-records"]) if "added-records" in summary else None
+            # The first snapshot, written by no run, is the table's state when it was converted
+            # (`migrate-table`) or filled elsewhere: a version of each date it holds rows of.
+            inherited = snapshot_id == lineage[0] and RUN_ID_PROPERTY not in summary
             if ds is not None and summary.get(DS_PROPERTY) != ds:
-                continue
+                if not inherited:
+                    continue
+                rows = self._rows_at(spark, table, physical, snapshot_id, ds)
+                if not rows:
+                    continue
             versions.append(Version(
                 version=str(snapshot_id), run_id=summary.get(RUN_ID_PROPERTY, ""),
                 written_at=row.committed_at.replace(tzinfo=UTC) if row.committed_at else None,
-                rows=int(summary["added-records"]) if "added-records" in summary else None, current=False,
+                rows=rows, current=False,
                 detail={k: v for k, v in (("operation", summary.get("operation", "")),
-                                          ("rollback of", summary.get(ROLLBACK_PROPERTY, ""))) if v},
+                                          ("rollback of", summary.get(ROLLBACK_PROPERTY, "")),
+                                          ("written by", "no run: the table as converted" if inherited else "")) if v},
             ))
         if versions:
             versions[-1] = Version(**{**versions[-1].__dict__, "current": True})
@@ -276,6 +284,17 @@ class IcebergFormat:
         return self.history(spark, table, physical, ds)[-1]
 
     @staticmethod
+    def _rows_at(spark: SparkSession, table: Table, physical: str, snapshot_id: int, ds: str) -> int:
+        """Rows of date `ds` in snapshot `snapshot_id` (0 when the table has no run date column)."""
+        from pyspark.sql import functions as F
+
+        dates = table.contract.run_date_columns
+        if not dates:
+            return 0
+        old = spark.read.option("snapshot-id", int(snapshot_id)).table(physical)
+        return old.filter(F.col(dates[0]) == run_date_value(dates[0], ds)).count()
+
+    @staticmethod
     def _summary(row: Any, snapshots: dict[int, Any]) -> dict[str, str]:
         """A snapshot's summary; a cherry-picked copy's run properties are its source's."""
         summary = dict(row.summary or {})
@@ -284,6 +303,19 @@ class IcebergFormat:
             origin = dict(snapshots[int(source)].summary or {})
             summary.update({k: v for k, v in origin.items() if k.startswith("pyspark-jobs.")})
         return summary
+
+
+def _properties(table: Table) -> dict[str, str]:
+    return {
+        "format-version": "2",
+        "write.wap.enabled": "true",  # writes under spark.wap.id stay staged until published
+        "history.expire.max-snapshot-age-ms": str(int(table.retention_days * DAY_MS)),
+        "history.expire.min-snapshots-to-keep": "1",
+        # Runs of other dates commit to the same table at once (a backfill, max_active_runs
+        # above 1): each commit retries on a newer base, with jittered backoff, this often.
+        "commit.retry.num-retries": str(COMMIT_RETRIES),
+        **contract_properties(table.contract),
+    }
 
 
 def _timestamp(epoch_s: float) -> str:

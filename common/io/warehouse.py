@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterator, Sequence
 
 from common.conformance import count_columns, count_violations, duplicate_keys, proven_unique, schema_violations
-from common.contracts import Table
+from common.contracts import HIVE, ICEBERG, Table
 from common.environments import Environment
 from common.errors import ContractViolation, EmptyOutput, SourceError
 from common.io import hive
@@ -290,7 +290,9 @@ class WarehouseWriter:
         if stored != table.format:
             raise ContractViolation(table.name, [
                 f"existing table {physical} is a {stored} table but the contract declares format {table.format!r}; "
-                f"declare format={stored!r}, or drop the table to recreate it as {table.format}"
+                + (f"convert it with `pyspark-jobs migrate-table {table.name}{self._env_flags} --apply`, or declare "
+                   f"format={stored!r}" if (stored, table.format) == (HIVE, ICEBERG) else
+                   f"declare format={stored!r}, or drop the table to recreate it as {table.format}")
             ])
         drift = schema_violations(spark.table(physical).schema, table.contract)
         if drift:

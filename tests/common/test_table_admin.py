@@ -281,3 +281,14 @@ def test_qa_migrates_only_the_branchs_copy(spark, scratch_db, jobs, capsys):
         assert "note" not in _rows(spark, new.name).columns
     finally:
         drop_qa_databases(spark, branch)
+
+
+def test_an_iceberg_table_whose_contract_says_hive_is_not_converted(spark, scratch_db, jobs, capsys):
+    _write(spark, _sales(scratch_db, "iceberg"), DS1, [(1, 10)])
+    hive = _sales(scratch_db, "hive")
+    jobs(hive)
+    code, _, err = _cli(capsys, "migrate-table", hive.name, "--apply")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert (f"{hive.name} is an iceberg table and its contract declares format 'hive': only hive tables convert "
+            "(to iceberg); declare format='iceberg', or write a new table") in err
+    assert_frame_equal(_rows(spark, hive.name), [(1, 10, DS1)])

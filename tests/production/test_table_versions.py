@@ -15,15 +15,18 @@ import sys
 import textwrap
 import time
 import uuid
+from dataclasses import replace
 
 import pytest
 
+from common.cli import main
 from common.contracts import Column, Contract, Table
 from common.environments import Environment
+from common.errors import ContractViolation
 from common.io.hive import HadoopFs
-from common.io.table_format import format_for
+from common.io.table_format import format_for, provider
 from common.io.warehouse import WarehouseWriter
-from common.job import RunParams
+from common.job import Job, RunParams
 from tests.helpers import trino_rows
 
 pytestmark = pytest.mark.services
@@ -126,3 +129,74 @@ def test_a_reader_on_the_old_version_finishes_with_the_old_rows_while_a_rewrite_
             spark.read.option("snapshot-id", int(previous.version)).table(table.name).count()
     assert [v.rows for v in fmt_.history(spark, table, table.name, DS)] == [3]
     assert sorted(trino_rows(f"SELECT id, v FROM {lake_name} WHERE ds = '{DS}'")) == NEW
+
+
+@pytest.mark.parametrize("fmt", ["hive", "iceberg"])
+def test_trino_reads_a_table_after_migrate_table_adds_a_column(spark, s3_db, fmt):
+    """`migrate-table --apply` adds a nullable column on S3; Trino then reads the partition written
+    before (the new column null) and the one written after (its values), in both formats."""
+    writer = WarehouseWriter(env=Environment("local"), lake_root=LAKE, qa_root=f"{LAKE}-qa")
+    before = _table(s3_db, fmt)
+    writer.write(spark.createDataFrame(OLD, "id bigint, v string"), before, RunParams(DS))
+    columns = before.contract.columns
+    after = Table(before.name, Contract((*columns[:2], Column("note", "string"), columns[2]), partition_by=("ds",),
+                                       primary_key=("id",)), format=fmt)
+    name = f"tests.versions_{uuid.uuid4().hex[:8]}"  # the job that writes it, where migrate-table finds the contract
+    type(name, (Job,), {"name": name, "outputs": {"out": after}, "steps": lambda self, p: {}})
+    try:
+        assert main(["migrate-table", after.name, "--apply"]) == 0
+    finally:
+        Job.registry.pop(name, None)
+    later = "2024-03-02"
+    writer.write(spark.createDataFrame([(9, "x", "note-9")], "id bigint, v string, note string"), after, RunParams(later))
+    assert sorted(trino_rows(f"SELECT id, v, note, ds FROM lake.{after.name}")) == sorted(
+        [(i, v, None, DS) for i, v in OLD] + [(9, "x", "note-9", later)])
+
+
+def test_migrate_table_converts_a_hive_table_to_iceberg_in_place(spark, s3_db, capsys):
+    """A Hive-style table on S3 whose contract now says iceberg: a run refuses to write it and
+    names the command; `migrate-table --apply` converts it without copying a file, each
+    partition's current version its first snapshot, and Spark, Trino and the next run use it."""
+    writer = WarehouseWriter(env=Environment("local"), lake_root=LAKE, qa_root=f"{LAKE}-qa")
+    hive, later = _table(s3_db, "hive"), "2024-03-02"
+    writer.write(spark.createDataFrame(OLD, "id bigint, v string"), hive, RunParams(DS))
+    current = writer.write(spark.createDataFrame(NEW, "id bigint, v string"), hive, RunParams(DS))  # replaces OLD
+    other = writer.write(spark.createDataFrame([(7, "seven")], "id bigint, v string"), hive, RunParams(later))
+    iceberg = replace(hive, format="iceberg")
+    name = f"tests.versions_{uuid.uuid4().hex[:8]}"
+    type(name, (Job,), {"name": name, "outputs": {"out": iceberg}, "steps": lambda self, p: {}})
+    try:
+        with pytest.raises(ContractViolation, match=f"convert it with `pyspark-jobs migrate-table {iceberg.name} --apply`"):
+            writer.write(spark.createDataFrame(NEW, "id bigint, v string"), iceberg, RunParams(DS))
+        assert main(["migrate-table", iceberg.name]) == 0
+        planned = capsys.readouterr().out
+        assert planned.startswith(f"safe     {iceberg.name}: format hive becomes iceberg: converted in place"), planned
+        assert provider(spark, iceberg.name) == "hive"  # only the plan
+        assert main(["migrate-table", iceberg.name, "--apply"]) == 0
+        assert "applied: CALL spark_catalog.system.migrate(" in capsys.readouterr().out
+    finally:
+        Job.registry.pop(name, None)
+    assert provider(spark, iceberg.name) == "iceberg"
+    expected = sorted([(i, v, DS) for i, v in NEW] + [(7, "seven", later)])
+    assert sorted(tuple(r) for r in spark.table(iceberg.name).collect()) == expected
+    assert sorted(trino_rows(f"SELECT id, v, ds FROM lake.{iceberg.name}")) == expected
+    files = [r.file_path for r in spark.sql(f"SELECT file_path FROM {iceberg.name}.files").collect()]
+    assert files and all(f.startswith((current.location, other.location)) for f in files), files  # not copied
+    assert [r.tableName for r in spark.sql(f"SHOW TABLES IN {s3_db}").collect()] == [hive.table]  # no backup left
+    properties = {r.key: r.value for r in spark.sql(f"SHOW TBLPROPERTIES {iceberg.name}").collect()}
+    assert properties["write.wap.enabled"] == "true" and properties["format-version"] == "2"
+    # The next run publishes as on any Iceberg table; the conversion's snapshot (every partition,
+    # no run id) stays in the table's history, and a day can be rolled back to it.
+    writer.write(spark.createDataFrame([(1, "after")], "id bigint, v string"), iceberg, RunParams(DS))
+    spark.catalog.refreshTable(iceberg.name)
+    assert sorted(tuple(r) for r in spark.table(iceberg.name).where(f"ds = '{DS}'").collect()) == [(1, "after", DS)]
+    fmt = format_for("iceberg")
+    converted, run = fmt.history(spark, iceberg, iceberg.name, None)
+    assert (converted.run_id, converted.rows, run.rows) == ("", 4, 1) and run.run_id
+    day = fmt.history(spark, iceberg, iceberg.name, DS)
+    assert [(v.version, v.rows, v.current) for v in day] == [(converted.version, 3, False), (run.version, 1, True)]
+    assert day[0].detail["written by"] == "no run: the table as converted"
+    assert [v.rows for v in fmt.history(spark, iceberg, iceberg.name, later)] == [1]
+    fmt.rollback(spark, iceberg, iceberg.name, DS, converted.version)
+    spark.catalog.refreshTable(iceberg.name)
+    assert sorted(tuple(r) for r in spark.table(iceberg.name).where(f"ds = '{DS}'").collect()) == [(i, v, DS) for i, v in NEW]
