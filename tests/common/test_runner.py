@@ -7,6 +7,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from common.runner import RunConfig, run_job
+from common.scan_metrics import KEY_CHECK
 from tests.helpers import demo_reports_by_hand, mysql_connection, sql_executions
 
 pytestmark = pytest.mark.services
@@ -87,3 +88,30 @@ def test_the_json_summary_holds_what_each_input_read_and_each_output_wrote(spark
     assert len({o["run_id"] for o in written["outputs"]}) == 1 and written["outputs"][0]["run_id"]
     assert [(c["step"], c["rows"]) for c in written["cached"]] == [("enriched", run.cached[0][2])]
     assert written["seconds"]["total"] > 0
+
+
+def test_no_check_reads_an_input_again_and_the_output_key_check_reads_one_output(spark):
+    """Per Spark SQL execution of one demo run, the scans that read rows: the job's inputs are
+    read by the one execution that fills the cached join, nation's key check (check_keys) by
+    one execution of its own, and the only other read is the key read-back of top_customers,
+    whose rank Spark cannot prove unique; the two grouped outputs' keys are proven, not read."""
+    first = max((e["id"] for e in sql_executions(spark)), default=-1) + 1
+    run_job(RunConfig(job="demo.daily_revenue", ds=DS), spark=spark)
+    reads = {}
+    for execution in sql_executions(spark):
+        if execution["id"] < first:
+            continue
+        # Data read; an Iceberg metadata table (`t.snapshots`, read to publish) holds no rows of the table.
+        scanned = sorted({n["nodeName"] for n in execution["nodes"] if n["nodeName"].startswith(("Scan", "BatchScan"))
+                          and not n["nodeName"].endswith((".snapshots", ".history", ".files", ".entries"))
+                          and any(m["name"] == "number of output rows" and m["value"] not in ("0", "") for m in n["metrics"])})
+        if scanned:
+            reads[execution["id"]] = (execution["description"], scanned)
+    described = sorted(reads.values())
+    key_checks = [scans for description, scans in described if description.startswith(KEY_CHECK)]
+    assert len(key_checks) == 1 and len(key_checks[0]) == 1 and "nation" in key_checks[0][0], described
+    lake = ("spark_catalog.tpch.lineitem", "spark_catalog.tpch.orders")
+    join = [scans for _, scans in described if any(t in s for s in scans for t in lake)]
+    assert len(join) == 1 and len(join[0]) == 4, described  # lineitem, orders, customer, nation
+    others = [scans for description, scans in described if not description.startswith(KEY_CHECK) and scans not in join]
+    assert len(others) == 1 and len(others[0]) == 1 and "top_customers" in others[0][0], described
