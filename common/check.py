@@ -161,6 +161,7 @@ def check_jobs(names: list[str] | None = None, *, spark: SparkSession | None = N
     started = time.perf_counter()
     jobs = [get_job(n) for n in names] if names else list(discover().values())
     archive = None
+    spark = spark or _Session.getActiveSession()  # a session someone else started stays theirs
     if spark is None:
         # createDataFrame imports pandas (about 1 s): done while the JVM starts, not after.
         threading.Thread(target=importlib.import_module, args=("pandas",), daemon=True).start()
