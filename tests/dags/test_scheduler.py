@@ -28,6 +28,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -54,6 +55,7 @@ DEFERRED = "deferred_emr_step"
 DATA_DAY = "1995-06-17"  # a day no other test writes
 ARTIFACT = f"s3://pj-artifacts/builds/{branch_slug(BRANCH)}/scheduler-test"
 PROCESSES = ("api-server", "scheduler", "dag-processor", "triggerer")
+SQLITE_LOCK_RETRIES = 15  # 2 s apart
 DEFERRED_DAG = """
 from airflow.sdk import DAG
 from pj_airflow.operator import SparkJobOperator
@@ -104,13 +106,20 @@ class Airflow:
             f"http://127.0.0.1:{self.port}/api/v2/{path}", method=method,
             data=None if body is None else json.dumps(body).encode(),
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return json.load(response)
-        except urllib.error.HTTPError as exc:
-            if missing_ok and exc.code == 404:
-                return None
-            raise AssertionError(f"{method} {path}: {exc.code} {exc.read()[:500]!r}") from None
+        for attempt in range(SQLITE_LOCK_RETRIES + 1):
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    return json.load(response)
+            except urllib.error.HTTPError as exc:
+                if missing_ok and exc.code == 404:
+                    return None
+                said = exc.read()[:500]
+                # Airflow on SQLite answers 503 while the scheduler holds the database's lock.
+                if exc.code == 503 and b"Database is locked" in said and attempt < SQLITE_LOCK_RETRIES:
+                    time.sleep(2)
+                    continue
+                raise AssertionError(f"{method} {path}: {exc.code} {said!r}") from None
+        raise AssertionError("unreachable")
 
     def runs(self, dag_id: str) -> list[dict]:
         return self.api("GET", f"dags/{dag_id}/dagRuns?order_by=logical_date")["dag_runs"]
