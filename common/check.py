@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import re
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
@@ -150,12 +148,7 @@ def check_job(spark: SparkSession, job_cls: type[Job], empty: dict[Contract, Dat
 
 
 def check_jobs(names: list[str] | None = None, *, spark: SparkSession | None = None, out: TextIO = sys.stdout) -> bool:
-    """Check the named jobs (default: all), print a report, return True when all pass.
-
-    The jobs are analysed by one thread per core, each in its own session of the one Spark
-    application (its own temporary views and ANSI setting), since the analyzer works on one
-    plan per thread; the report lists them in order.
-    """
+    """Check the named jobs (default: all), print a report, return True when all pass."""
     from pyspark.sql import SparkSession as _Session
 
     started = time.perf_counter()
@@ -184,24 +177,21 @@ def check_jobs(names: list[str] | None = None, *, spark: SparkSession | None = N
         for module, error in broken_modules().items():
             print(f"FAIL {module}: the module does not import, its jobs are not checked: {error}", file=out)
             errors += 1
-    everyone = list(discover().values())
-    worker = threading.local()
-
-    def findings_of(job_cls: type[Job]) -> list[Finding]:
-        if not hasattr(worker, "spark"):
-            worker.spark, worker.empty = spark.newSession(), {}
-            worker.spark.conf.set("spark.sql.ansi.enabled", "true")
-        return check_job(worker.spark, job_cls, worker.empty) + [
-            Finding(job_cls.name, alias, "", problem) for alias, problem in contract_mismatches(job_cls, everyone)
-        ]
-
-    with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1) or 1) as pool:
-        for job_cls, findings in zip(jobs, pool.map(findings_of, jobs)):
+    ansi = spark.conf.get("spark.sql.ansi.enabled")
+    spark.conf.set("spark.sql.ansi.enabled", "true")
+    try:
+        everyone = list(discover().values())
+        empty: dict[Contract, DataFrame] = {}
+        for job_cls in jobs:
+            findings = check_job(spark, job_cls, empty)
+            findings += [Finding(job_cls.name, alias, "", problem) for alias, problem in contract_mismatches(job_cls, everyone)]
             errors += len(findings)
             for finding in findings:
                 print(finding.render(), file=out)
             if not findings:
                 print(f"ok   {job_cls.name}", file=out)
+    finally:
+        spark.conf.set("spark.sql.ansi.enabled", ansi)
     elapsed = time.perf_counter() - started
     print(f"checked {len(jobs)} job(s): {errors} error(s) in {elapsed:.1f}s", file=out)
     if archive is not None:
