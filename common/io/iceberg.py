@@ -243,7 +243,8 @@ class IcebergFormat:
             if ds is not None and summary.get(DS_PROPERTY) != ds:
                 if not inherited:
                     continue
-                rows = self._rows_at(spark, table, physical, snapshot_id, ds)
+                # ds is given only for a table with a run date column (the commands refuse it otherwise)
+                rows = self._rows_at(spark, table, physical, snapshot_id, ds).count()
                 if not rows:
                     continue
             versions.append(Version(
@@ -272,10 +273,7 @@ class IcebergFormat:
                 f"{physical}{where} has no version {version} (never written, or expired after its retention); "
                 f"`pyspark-jobs history {physical}{' --ds ' + ds if ds else ''}` lists the versions"
             )
-        old = spark.read.option("snapshot-id", int(version)).table(physical)
-        dates = table.contract.run_date_columns
-        if ds is not None and dates:
-            old = old.filter(F.col(dates[0]) == run_date_value(dates[0], ds))
+        old = self._rows_at(spark, table, physical, int(version), ds)
         properties = {RUN_ID_PROPERTY: f"rollback-{version}", ROLLBACK_PROPERTY: version, **({DS_PROPERTY: ds} if ds else {})}
         if old.limit(1).count():
             _writer(old, physical, properties).overwritePartitions()
@@ -284,15 +282,13 @@ class IcebergFormat:
         return self.history(spark, table, physical, ds)[-1]
 
     @staticmethod
-    def _rows_at(spark: SparkSession, table: Table, physical: str, snapshot_id: int, ds: str) -> int:
-        """Rows of date `ds` in snapshot `snapshot_id` (0 when the table has no run date column)."""
+    def _rows_at(spark: SparkSession, table: Table, physical: str, snapshot_id: int, ds: str | None) -> DataFrame:
+        """Snapshot `snapshot_id`'s rows of date `ds` (all of them without ds or a run date column)."""
         from pyspark.sql import functions as F
 
-        dates = table.contract.run_date_columns
-        if not dates:
-            return 0
         old = spark.read.option("snapshot-id", int(snapshot_id)).table(physical)
-        return old.filter(F.col(dates[0]) == run_date_value(dates[0], ds)).count()
+        dates = table.contract.run_date_columns
+        return old.filter(F.col(dates[0]) == run_date_value(dates[0], ds)) if ds is not None and dates else old
 
     @staticmethod
     def _summary(row: Any, snapshots: dict[int, Any]) -> dict[str, str]:
