@@ -149,7 +149,7 @@ class _RangeRun:
         lineage.start(plan, spark)
         self.first = RunSummary(job=plan.job.name, ds=self.days[0], env=env_label(plan.env),
                                 app_id=spark.sparkContext.applicationId)
-        self.first.timings.append(("plan (read inputs, build steps)", time.perf_counter() - self.started))
+        self.first.timings += plan.timings(self.started)
         self.scans = ScanMetrics(spark) if config.count_inputs else None  # before the run's first action
         self.progress(self.phases[1])
         cache_shared_steps(plan, spark, self.first)

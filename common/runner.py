@@ -193,6 +193,14 @@ class Plan:
     graph: StepGraph
     sources: dict[str, tuple[DataFrame, str]]
     frames: dict[str, DataFrame]
+    spark_start_s: float = 0.0  # starting the Spark session, when the plan started it
+
+    def timings(self, started: float) -> list[tuple[str, float]]:
+        """The run's time until now (it began at `started`, a perf_counter) split into starting
+        Spark and planning: reading the inputs' definitions and building the steps."""
+        total = time.perf_counter() - started
+        return ([("start Spark", self.spark_start_s)] if self.spark_start_s else []) + [
+            ("plan (read inputs, build steps)", total - self.spark_start_s)]
 
 
 def plan_job(config: RunConfig, spark: SparkSession | None = None,
@@ -212,7 +220,11 @@ def plan_job(config: RunConfig, spark: SparkSession | None = None,
         env.check_write(env.output_name(table))  # refuse before any work is done
     if validated is not None:
         validated()
-    spark = spark or get_spark(f"pyspark-jobs {job_cls.name} {days_label(p.days)}")
+    spark_start_s = 0.0
+    if spark is None:
+        t = time.perf_counter()
+        spark = get_spark(f"pyspark-jobs {job_cls.name} {days_label(p.days)}")
+        spark_start_s = time.perf_counter() - t
     sources = read_inputs(spark, job_cls.inputs, env, config)
     frames: dict[str, DataFrame] = {alias: df for alias, (df, _) in sources.items()}
     for name in graph.order:
@@ -223,7 +235,7 @@ def plan_job(config: RunConfig, spark: SparkSession | None = None,
             raise
         except Exception as exc:
             raise StepError(f"job {job_cls.name}, step {name} [{st.where}]: {str(exc).splitlines()[0]}") from exc
-    return Plan(job=job_cls, params=p, env=env, graph=graph, sources=sources, frames=frames)
+    return Plan(job=job_cls, params=p, env=env, graph=graph, sources=sources, frames=frames, spark_start_s=spark_start_s)
 
 
 def days_label(days: Sequence[str]) -> str:
@@ -342,7 +354,7 @@ def _run_job(config: RunConfig, spark: SparkSession | None, lineage: RunLineage)
     spark = next(iter(frames.values())).sparkSession if frames else spark
     lineage.start(plan, spark)
     summary = RunSummary(job=job_cls.name, ds=p.ds, env=env_label(env), app_id=spark.sparkContext.applicationId)
-    summary.timings.append(("plan (read inputs, build steps)", time.perf_counter() - started))
+    summary.timings += plan.timings(started)
 
     scans = ScanMetrics(spark) if config.count_inputs else None  # before the run's first action
     progress(phases[1])

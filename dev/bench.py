@@ -1,6 +1,6 @@
 """`make bench`: the framework measured against the SparkSqlOperator way, written to BENCHMARKS.md.
 
-    dev/bench.py [--sf 1] [--repeat 5] [--only shared,tpch,overhead,jdbc,check,dags,artifact,trino,cluster,diff,publish,backfill,scale]
+    dev/bench.py [--sf 1] [--repeat 5] [--only shared,tpch,overhead,jdbc,check,dags,artifact,trino,cluster,diff,publish,backfill,scale,startup]
 
 Machines here are shared and noisy: every ratio is computed pair by pair within one run (the
 framework and its baseline alternate), and the medians of those ratios are reported.
@@ -30,9 +30,9 @@ from common.settings import load_settings  # noqa: E402
 
 DS = "1995-03-15"
 SECTIONS = ("dags", "artifact", "trino", "check", "shared", "overhead", "jdbc", "tpch", "cluster", "diff", "publish",
-            "backfill", "scale")
+            "backfill", "scale", "startup")
 # Sections measured on the test-size data whatever --sf says; the rest use --sf.
-SMALL = {"check": "0.01", "trino": "0.01", "diff": "0.01", "backfill": "0.01"}  # diff: its own data
+SMALL = {"check": "0.01", "trino": "0.01", "diff": "0.01", "backfill": "0.01", "startup": "0.01"}  # diff: its own data
 OWN_DATA = {"publish", "scale"}  # publish generates its data; scale loads each of its scales, then the one before
 QUERIES = [f"q{n:02d}" for n in range(1, 23)]
 
@@ -40,6 +40,14 @@ QUERIES = [f"q{n:02d}" for n in range(1, 23)]
 def load(sf: str) -> None:
     """Load TPC-H at this scale factor (skipped when already loaded)."""
     subprocess.run(["make", "-s", "data", f"SF={sf}"], cwd=HOME, check=True, stdout=subprocess.DEVNULL)
+
+
+def section_stream():  # noqa: ANN201 - a text file
+    """Standard output kept for a section script's Markdown alone: from here on, what Spark and the
+    logs print to standard output goes to standard error."""
+    section = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    return section
 
 
 def timed(cmd: list[str], **kw) -> float:
@@ -473,6 +481,10 @@ def main() -> int:
         elif section == "scale":
             lines = script_section("13. Scale: framework overhead at SF0.1, SF1 and SF3",
                                    [str(BIN / "python"), str(HOME / "dev" / "bench_scale.py"), "--repeat",
+                                    str(args.repeat)])
+        elif section == "startup":
+            lines = script_section("14. A small run at SF0.01: where its time goes",
+                                   [str(BIN / "python"), str(HOME / "dev" / "bench_startup.py"), "--repeat",
                                     str(args.repeat)])
         elif section == "tpch":
             lines = tpch(args.sf, args.tpch_repeat or args.repeat, args.queries.split(","))

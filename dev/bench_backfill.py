@@ -21,6 +21,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from bench import section_stream  # dev/
+
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("PYSPARK_JOBS_HOME", str(ROOT))
 sys.path.insert(0, str(ROOT))
@@ -61,8 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args(argv)
-    section = os.fdopen(os.dup(sys.stdout.fileno()), "w")  # the section alone on standard output
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    section = section_stream()  # the section alone on standard output
 
     from common.environments import Environment
     from common.registry import get_job

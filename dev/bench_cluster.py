@@ -28,6 +28,8 @@ import time
 import urllib.parse
 from pathlib import Path
 
+from bench import section_stream  # dev/
+
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("PYSPARK_JOBS_HOME", str(ROOT))
 sys.path.insert(0, str(ROOT))
@@ -128,10 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sf", default="1")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
-    # The section is this script's only standard output: log lines (Airflow's structlog prints to
-    # stdout, py4j logs on shutdown) go to standard error with everything else.
-    section = os.fdopen(os.dup(sys.stdout.fileno()), "w")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    section = section_stream()  # the section alone on standard output
 
     from common.session import get_spark
 

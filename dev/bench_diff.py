@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import section_stream  # dev/
+
 HOME = Path(__file__).resolve().parent.parent
 os.environ.setdefault("PYSPARK_JOBS_HOME", str(HOME))
 sys.path.insert(0, str(HOME))
@@ -60,9 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--changed-pct", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
-    # The section is this script's only standard output; Spark's and the logs' lines go to stderr.
-    section = os.fdopen(os.dup(sys.stdout.fileno()), "w")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    section = section_stream()  # the section alone on standard output
 
     from pyspark.sql import functions as F
 

@@ -116,6 +116,10 @@ class _Layout:
             return {}
         return {self.date_column: unquote(base.rsplit("/", 1)[-1].split("=", 1)[1])}
 
+    def date_spec_of(self, spec: dict[str, str]) -> dict[str, str]:
+        """The run-date part of a partition spec ({} when the table has no run-date column)."""
+        return {self.date_column: spec[self.date_column]} if self.date_column else {}
+
     def partitions_in(self, fs: HadoopFs, version: str, base: str) -> list[dict[str, str]]:
         """The partition specs a version directory holds (its `c=v` subdirectories)."""
         specs = [self.date_spec(base)]
@@ -142,47 +146,44 @@ class _Partitions:
     def __init__(self, spark: SparkSession, layout: _Layout) -> None:
         self.spark, self.layout = spark, layout
 
-    def location(self, spec: dict[str, str]) -> str | None:
-        """Where a partition (or the unpartitioned table) is read from; None when it has no such partition.
-
-        Listed first: Hive's client asked for a partition that does not exist drops its
-        connection and reconnects a second later."""
-        physical = self.layout.physical
-        if not spec:
-            return location_of(self.spark, physical)
-        where = self.layout.where(spec)
-        if not self.spark.sql(f"SHOW PARTITIONS {physical} PARTITION ({where})").collect():
-            return None
-        return location_of(self.spark, f"{physical} PARTITION ({where})")
-
-    def point(self, spec: dict[str, str], location: str) -> str | None:
-        """Make the partition read `location`: one metastore update. Returns what it read before."""
-        physical, previous = self.layout.physical, self.location(spec)
-        if not spec:
-            self.spark.sql(f"ALTER TABLE {physical} SET LOCATION {literal(location)}")
-        elif previous is None:
-            self.spark.sql(f"ALTER TABLE {physical} ADD PARTITION ({self.layout.where(spec)}) LOCATION {literal(location)}")
-        else:
-            self.spark.sql(f"ALTER TABLE {physical} PARTITION ({self.layout.where(spec)}) SET LOCATION {literal(location)}")
-        return previous
+    def point(self, targets: list[tuple[dict[str, str], str]]) -> None:
+        """Make each partition read its location: the run date's partitions listed once, the new
+        ones added in one statement, the existing ones updated one by one (Spark SQL has no batch
+        of that). Listed, not tried: Hive's client asked for a partition that does not exist, or
+        to add one that does, logs an error and reconnects a second later."""
+        layout, physical = self.layout, self.layout.physical
+        if not (layout.date_column or layout.rest):
+            for _, location in targets:
+                self.spark.sql(f"ALTER TABLE {physical} SET LOCATION {literal(location)}")
+            return
+        dates = {frozenset(layout.date_spec_of(spec).items()) for spec, _ in targets}
+        existing = {frozenset(spec.items()) for date in dates for spec in self._listed(dict(date))}
+        added = [(spec, location) for spec, location in targets if frozenset(spec.items()) not in existing]
+        if added:
+            self.spark.sql(f"ALTER TABLE {physical} ADD " + " ".join(
+                f"PARTITION ({layout.where(spec)}) LOCATION {literal(location)}" for spec, location in added))
+        for spec, location in targets:
+            if frozenset(spec.items()) in existing:
+                self.spark.sql(f"ALTER TABLE {physical} PARTITION ({layout.where(spec)}) SET LOCATION {literal(location)}")
 
     def current_versions(self, base: str, fs: HadoopFs) -> set[str]:
         """The `run=` directories under `base` that some partition reads now."""
         layout, current = self.layout, set()
         specs = [{}] if not (layout.date_column or layout.rest) else self._specs(base)
-        for spec in specs:
-            location = self.location(spec)
+        for spec in specs:  # listed: each exists
+            location = location_of(self.spark, f"{layout.physical} PARTITION ({layout.where(spec)})" if spec else layout.physical)
             if location and "/run=" in location:
                 current.add(location.rstrip("/").split("/run=")[0] + "/run=" + location.split("/run=")[1].split("/")[0])
         return current
 
     def _specs(self, base: str) -> list[dict[str, str]]:
-        date = self.layout.date_spec(base)
+        return self._listed(self.layout.date_spec(base))
+
+    def _listed(self, date: dict[str, str]) -> list[dict[str, str]]:
+        """The partitions of run date `date` ({}: all of them), as SHOW PARTITIONS lists them."""
         where = f" PARTITION ({self.layout.where(date)})" if date else ""
-        specs = []
-        for row in self.spark.sql(f"SHOW PARTITIONS {self.layout.physical}{where}").collect():
-            specs.append({k: unquote(v) for k, v in (part.split("=", 1) for part in row[0].split("/"))})
-        return specs
+        return [{k: unquote(v) for k, v in (part.split("=", 1) for part in row[0].split("/"))}
+                for row in self.spark.sql(f"SHOW PARTITIONS {self.layout.physical}{where}").collect()]
 
 
 def _run_id(version: str) -> str:
@@ -191,6 +192,16 @@ def _run_id(version: str) -> str:
 
 class HiveFormat:
     name = HIVE
+
+    def __init__(self) -> None:
+        # Where each table's versions live, looked up once in the catalog for this object's life
+        # (one run's writes, one table command): a table's own location never changes.
+        self._layouts: dict[str, _Layout] = {}
+
+    def _layout(self, spark: SparkSession, table: Table, physical: str) -> _Layout:
+        if physical not in self._layouts:
+            self._layouts[physical] = _Layout.of(spark, table, physical)
+        return self._layouts[physical]
 
     def create(self, spark: SparkSession, table: Table, physical: str, location: str) -> None:
         # EXTERNAL under the lake root: the files outlive the cluster.
@@ -201,7 +212,7 @@ class HiveFormat:
 
     def stage(self, df: DataFrame, table: Table, physical: str, run_id: str, ds: str) -> Staged:
         spark = df.sparkSession
-        layout = _Layout.of(spark, table, physical)
+        layout = self._layout(spark, table, physical)
         base = layout.base(ds)
         version = f"{base}/run={run_id}"
         writer = df.write.mode("errorifexists")
@@ -222,10 +233,9 @@ class HiveFormat:
         HadoopFs(spark).delete(staged.handle)
 
     def publish(self, spark: SparkSession, staged: Staged) -> str:
-        layout = _Layout.of(spark, staged.table, staged.physical)
-        partitions = _Partitions(spark, layout)
-        for spec in staged.partitions:
-            partitions.point(spec, f"{staged.handle}/{_path(spec, layout.rest)}".rstrip("/"))
+        layout = self._layout(spark, staged.table, staged.physical)
+        _Partitions(spark, layout).point(
+            [(spec, f"{staged.handle}/{_path(spec, layout.rest)}".rstrip("/")) for spec in staged.partitions])
         return staged.handle
 
     def expire(
@@ -236,19 +246,20 @@ class HiveFormat:
         A version was replaced when a newer one was written (its newest file): the previous
         version of a partition stays readable for the whole period after the write that
         replaced it, however old its own files are. With `dry_run`, only list them."""
-        fs, layout = HadoopFs(spark), _Layout.of(spark, table, physical)
+        fs, layout = HadoopFs(spark), self._layout(spark, table, physical)
         cutoff = now - table.retention_days * DAY_S
         removed = []
         for base in [layout.base(ds)] if ds else layout.bases(fs):
-            current = _Partitions(spark, layout).current_versions(base, fs)
             written = sorted(
                 (fs.newest(f"{base}/{name}") or 0.0, f"{base}/{name}") for name in fs.children(base) if name.startswith("run=")
             )
-            for i, (own, version) in enumerate(written):
-                if version in current:
-                    continue
-                replaced = written[i + 1][0] if i + 1 < len(written) else own
-                if replaced < cutoff:
+            due = [version for i, (own, version) in enumerate(written)
+                   if (written[i + 1][0] if i + 1 < len(written) else own) < cutoff]
+            # The metastore is asked which versions partitions read only when one is due: most
+            # writes of a date find none, and cost no catalog call here.
+            current = _Partitions(spark, layout).current_versions(base, fs) if due else set()
+            for version in due:
+                if version not in current:
                     if not dry_run:
                         fs.delete(version)
                     removed.append(version)
@@ -261,7 +272,7 @@ class HiveFormat:
         return []
 
     def history(self, spark: SparkSession, table: Table, physical: str, ds: str | None) -> list[Version]:
-        fs, layout = HadoopFs(spark), _Layout.of(spark, table, physical)
+        fs, layout = HadoopFs(spark), self._layout(spark, table, physical)
         base = layout.base(ds) if ds else layout.root
         current = _Partitions(spark, layout).current_versions(base, fs)
         versions = []
@@ -279,7 +290,7 @@ class HiveFormat:
         return sorted(versions, key=lambda v: v.written_at or datetime.min.replace(tzinfo=UTC))
 
     def rollback(self, spark: SparkSession, table: Table, physical: str, ds: str | None, version: str) -> Version:
-        fs, layout = HadoopFs(spark), _Layout.of(spark, table, physical)
+        fs, layout = HadoopFs(spark), self._layout(spark, table, physical)
         base = layout.base(ds) if ds else layout.root
         target = f"{base}/run={version}"
         if not fs.exists(target) or not fs.newest(target):
@@ -288,9 +299,8 @@ class HiveFormat:
                 f"{physical}{where} has no version {version} (never written, or expired after its retention); "
                 f"`pyspark-jobs history {physical}{' --ds ' + ds if ds else ''}` lists the versions"
             )
-        partitions = _Partitions(spark, layout)
-        for spec in layout.partitions_in(fs, target, base):
-            partitions.point(spec, f"{target}/{_path(spec, layout.rest)}".rstrip("/"))
+        _Partitions(spark, layout).point(
+            [(spec, f"{target}/{_path(spec, layout.rest)}".rstrip("/")) for spec in layout.partitions_in(fs, target, base)])
         (restored,) = [v for v in self.history(spark, table, physical, ds) if v.version == version]
         return restored
 

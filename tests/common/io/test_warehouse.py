@@ -17,7 +17,7 @@ from common.io.table_format import described, format_for
 from common.io.warehouse import WarehouseReader, WarehouseWriter
 from common.job import RunParams
 from tests.conftest import ROOT
-from tests.helpers import assert_frame_equal, frame
+from tests.helpers import assert_frame_equal, frame, load_dev_script
 
 SCHEMA = "id int, name string, amount double"
 EVENTS = "id int, amount double, hour int"
@@ -212,6 +212,38 @@ def test_a_run_date_and_an_hour_partition_rewrite_only_the_hours_written(spark, 
         assert _location(spark, f"{table.name} PARTITION (dt='20240102', hour=1)") == other_day
         partitions = sorted(r[0] for r in spark.sql(f"SHOW PARTITIONS {table.name}").collect())
         assert partitions == ["dt=20240101/hour=0", "dt=20240101/hour=1", "dt=20240101/hour=2", "dt=20240102/hour=1"]
+
+
+def test_a_hive_write_asks_the_metastore_only_what_it_must(spark, scratch_db):
+    """Counted by the metastore service itself (its audit log): a write lists its date's
+    partitions once, adds the new ones in one call and updates each existing one, looking none
+    up on its own; the expiry pass, with no version due, asks nothing; and no write lists the
+    catalog's databases or tables."""
+    from common.settings import load_settings
+
+    audit = load_dev_script("metastore_audit")
+    calls = audit.MetastoreCalls(load_settings().var / "log" / "metastore.log", scratch_db)
+    table, writer = _events(scratch_db, HIVE), WarehouseWriter(env=Environment("local"))
+
+    def write(rows: list[tuple], ds: str):  # noqa: ANN202 - a Counter
+        mark = calls.mark()
+        writer.write(frame(spark, EVENTS, rows), table, RunParams(ds))
+        return calls.since(mark)
+
+    first = write([(1, 1.0, 0), (2, 2.0, 1), (3, 3.0, 2)], "2024-01-01")  # the table's first write
+    again = write([(4, 4.0, 1)], "2024-01-01")  # one partition, which exists
+    mixed = write([(5, 5.0, 1), (6, 6.0, 7)], "2024-01-01")  # hour 1 exists, hour 7 is new
+    partition_reads = ("get_partitions_names_ps", "get_partition_with_auth", "get_partitions_ps_with_auth")
+    assert first["create_table"] == 1
+    assert [first[c] for c in ("add_partitions", "alter_partitions", *partition_reads)] == [1, 0, 1, 0, 0]
+    # An update reads its one partition (Spark's ALTER TABLE ... SET LOCATION does).
+    assert [again[c] for c in ("add_partitions", "alter_partitions", *partition_reads)] == [0, 1, 1, 1, 0]
+    assert [mixed[c] for c in ("add_partitions", "alter_partitions", *partition_reads)] == [1, 1, 1, 1, 0]
+    assert not any(c[call] for c in (first, again, mixed) for call in audit.LISTINGS)
+    assert_frame_equal(
+        spark.table(table.name).select("id", "amount", "hour", "dt"),
+        [(1, 1.0, 0, "20240101"), (5, 5.0, 1, "20240101"), (3, 3.0, 2, "20240101"), (6, 6.0, 7, "20240101")],
+    )
 
 
 # Hive tables: each version a run= directory, kept for the retention period.
