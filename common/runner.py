@@ -21,7 +21,7 @@ from common.errors import PysparkJobsError, SourceError
 from common.graph import StepGraph
 from common.job import RunParams
 from common.registry import get_job
-from common.scan_metrics import KEY_CHECK, ScanMetrics, scan_names
+from common.scan_metrics import KEY_CHECK, ScanMetrics, scan_names, warm_up
 from common.settings import load_settings
 
 if TYPE_CHECKING:
@@ -225,6 +225,8 @@ def plan_job(config: RunConfig, spark: SparkSession | None = None,
         t = time.perf_counter()
         spark = get_spark(f"pyspark-jobs {job_cls.name} {days_label(p.days)}")
         spark_start_s = time.perf_counter() - t
+        if config.count_inputs:
+            warm_up(spark)  # while the inputs are read
     sources = read_inputs(spark, job_cls.inputs, env, config)
     frames: dict[str, DataFrame] = {alias: df for alias, (df, _) in sources.items()}
     for name in graph.order:

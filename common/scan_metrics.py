@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
     from common.contracts import Table
 
-__all__ = ["ScanMetrics", "KEY_CHECK", "DAYS_CHECK", "scan_names"]
+__all__ = ["ScanMetrics", "KEY_CHECK", "DAYS_CHECK", "scan_names", "warm_up"]
 
 log = logging.getLogger(__name__)
 KEY_CHECK = "pyspark-jobs key check"  # the job description of input key checks
@@ -50,6 +51,31 @@ def _number(text: str) -> int:
     return int(text.replace(",", "").split()[0])
 
 
+def _api(spark: SparkSession) -> str | None:
+    """The driver's monitoring REST API (`.../api/v1`); None with the UI off."""
+    context = spark.sparkContext
+    if context.getConf().get("spark.ui.enabled", "true").lower() == "false" or not context.uiWebUrl:
+        return None
+    return f"{context.uiWebUrl}/api/v1"
+
+
+def warm_up(spark: SparkSession) -> None:
+    """Ask the REST API once in the background, as soon as the session is up: the UI server sets
+    the API up at its first request (about a second), which the run would otherwise wait for when
+    it opens its ScanMetrics."""
+    api = _api(spark)
+
+    def ask() -> None:
+        try:
+            with urllib.request.urlopen(f"{api}/version", timeout=10) as response:  # noqa: S310 - the driver's own UI
+                response.read()
+        except OSError:
+            pass  # ScanMetrics says why, if it still does not answer
+
+    if api:
+        threading.Thread(target=ask, name="spark-ui-warm-up", daemon=True).start()
+
+
 @dataclass
 class ScanMetrics:
     """Opened before a run's first action; `rows_read` after its last."""
@@ -61,11 +87,11 @@ class ScanMetrics:
     seen: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        context = self.spark.sparkContext
-        if context.getConf().get("spark.ui.enabled", "true").lower() == "false" or not context.uiWebUrl:
+        api = _api(self.spark)
+        if api is None:
             self.reason = "rows read unknown: the Spark UI is off (spark.ui.enabled), so its SQL metrics are too"
             return
-        self.url = f"{context.uiWebUrl}/api/v1/applications/{context.applicationId}/sql"
+        self.url = f"{api}/applications/{self.spark.sparkContext.applicationId}/sql"
         try:
             self.first = max((e["id"] + 1 for e in self._executions(details=False)), default=0)
         except (OSError, ValueError) as exc:  # unreachable, or not the API answering (a proxy page)

@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
-from common.settings import ICEBERG_CATALOG_TYPE, ICEBERG_SPARK_CONF, SHIPPED_JARS, Settings, load_settings
+from common.settings import (
+    HIVE_CLIENT_CONF,
+    ICEBERG_CATALOG_TYPE,
+    ICEBERG_SPARK_CONF,
+    SHIPPED_JARS,
+    Settings,
+    load_settings,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -97,6 +104,7 @@ def prepare_local_conf_dir(settings: Settings | None = None) -> Path:
         # the 17th run started at once on one machine (a backfill, max_active_runs above 1).
         "spark.port.maxRetries": "64",
         **ICEBERG_SPARK_CONF,
+        **HIVE_CLIENT_CONF,
         ICEBERG_CATALOG_TYPE: "hive",  # the metastore service
         "spark.driver.memory": settings.driver_memory,
         **({"spark.driver.extraJavaOptions": settings.java_options,

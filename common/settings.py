@@ -47,6 +47,14 @@ ICEBERG_SPARK_CONF = {
     "spark.hadoop.iceberg.hive.lock-check-max-wait-ms": "500",
 }
 ICEBERG_CATALOG_TYPE = "spark.sql.catalog.spark_catalog.type"
+# Spark's Hive client (Hive 2.3) sets this filter hook itself at its first partition call, which
+# closes the metastore connection it holds: that call then waits 1 s for a reconnect, once per
+# process (HIVE-24404). Set from the start, nothing changes and nothing reconnects. Static, like
+# the above: local sessions and every step get it.
+HIVE_CLIENT_CONF = {
+    "spark.hadoop.hive.metastore.filter.hook":
+        "org.apache.hadoop.hive.ql.security.authorization.plugin.AuthorizationMetaStoreFilterHook",
+}
 # The local Hive metastore service (dev/services.sh): the catalog every local Spark process shares.
 METASTORE_PORT = "19083"
 DEFAULT_SOURCE = "default"

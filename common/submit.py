@@ -20,7 +20,7 @@ from typing import Any
 
 from common.errors import ParamError
 from common.job import ds_range
-from common.settings import ICEBERG_SPARK_CONF, SHIPPED_JARS
+from common.settings import HIVE_CLIENT_CONF, ICEBERG_SPARK_CONF, SHIPPED_JARS
 
 __all__ = ["AIRFLOW_CONF", "ARCHIVE_ALIAS", "ARTIFACT_CONF", "ARTIFACT_FILES", "LINEAGE_PARENT_CONF", "LOCAL_MASTER",
            "SubmitSpec", "SubmitSpecError", "lineage_conf", "role_arn_problem"]
@@ -53,6 +53,7 @@ BASE_CONF: Mapping[str, str] = MappingProxyType(
         "spark.executorEnv.PYSPARK_PYTHON": ARCHIVE_PYTHON,
         "spark.yarn.appMasterEnv.PYSPARK_JOBS_CATALOG": "cluster",
         **ICEBERG_SPARK_CONF,
+        **HIVE_CLIENT_CONF,
     }
 )
 

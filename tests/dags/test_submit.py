@@ -33,6 +33,8 @@ def test_emr_step_is_command_runner_spark_submit_in_yarn_cluster_mode():
         "--conf", "spark.sql.catalog.spark_catalog=org.apache.iceberg.spark.SparkSessionCatalog",
         "--conf", "spark.sql.catalog.spark_catalog.cache-enabled=false",
         "--conf", "spark.hadoop.iceberg.hive.lock-check-max-wait-ms=500",
+        "--conf", "spark.hadoop.hive.metastore.filter.hook="
+                  "org.apache.hadoop.hive.ql.security.authorization.plugin.AuthorizationMetaStoreFilterHook",
         "--conf", "spark.executor.memory=2g",
         f"{ARTIFACT}/main.py", "run", "demo.daily_revenue", "--ds", "1995-03-15", "--env", "qa",
         "--branch", "feature/x", "--param", "top_n=5",

@@ -4,6 +4,8 @@ isolation, versions kept for the retention period, any partition columns, source
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from urllib.parse import urlparse
 
 import pytest
@@ -244,6 +246,20 @@ def test_a_hive_write_asks_the_metastore_only_what_it_must(spark, scratch_db):
         spark.table(table.name).select("id", "amount", "hour", "dt"),
         [(1, 1.0, 0, "20240101"), (5, 5.0, 1, "20240101"), (3, 3.0, 2, "20240101"), (6, 6.0, 7, "20240101")],
     )
+
+
+def test_a_new_process_reads_a_hive_partition_without_reconnecting_to_the_metastore(spark, scratch_db):
+    """Hive 2.3's client sets its metastore filter hook at its first partition call and drops its
+    connection for it, unless the hook is set from the start (HIVE-24404): the call then waits a
+    second for the reconnect. Once per process, so a process of its own."""
+    table = _sales(scratch_db, HIVE)
+    WarehouseWriter(env=Environment("local")).write(frame(spark, SCHEMA, [(1, "a", 1.0)]), table, RunParams("2024-01-01"))
+    script = ("from common.session import get_spark; get_spark('first partition call').sql("
+              f"\"DESCRIBE TABLE EXTENDED {table.name} PARTITION (ds='2024-01-01')\").collect()")
+    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "getPartitionWithAuthInfo" not in run.stderr and "lost connection" not in run.stderr
 
 
 # Hive tables: each version a run= directory, kept for the retention period.
