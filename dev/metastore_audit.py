@@ -24,10 +24,11 @@ _NOT_CALLS = ("Cleaning", "Done")  # a worker thread's clean-up, audited too
 
 class MetastoreCalls:
     """The calls naming one database that the service audited after a mark, and those naming no
-    table (add_partitions, for one): the caller makes sure nothing else uses the service meanwhile."""
+    table (add_partitions, for one), or every call: the caller makes sure nothing else uses the
+    service meanwhile."""
 
-    def __init__(self, log: Path, database: str) -> None:
-        self.log, self.database = log, database
+    def __init__(self, log: Path, database: str | None = None) -> None:
+        self.log, self.database = log, database  # None: every call
 
     def mark(self) -> int:
         return self.log.stat().st_size
@@ -36,11 +37,12 @@ class MetastoreCalls:
         with self.log.open("rb") as fh:
             fh.seek(mark)
             text = fh.read().decode(errors="replace")
-        named = re.compile(rf"\b{re.escape(self.database)}\b")
+        named = re.compile(rf"\b{re.escape(self.database or '')}\b")
         calls: Counter = Counter()
         for line in text.splitlines():
             found = _AUDIT.search(line)
-            if found and found.group(1) not in _NOT_CALLS and (not found.group(2).strip() or named.search(found.group(2))):
+            if found and found.group(1) not in _NOT_CALLS and (
+                    self.database is None or not found.group(2).strip() or named.search(found.group(2))):
                 calls[found.group(1)] += 1
         return calls
 

@@ -8,7 +8,7 @@ from pyspark.sql import functions as F
 
 from common.runner import RunConfig, run_job
 from common.scan_metrics import KEY_CHECK
-from tests.helpers import demo_reports_by_hand, mysql_connection, sql_executions
+from tests.helpers import demo_reports_by_hand, load_dev_script, mysql_connection, sql_executions
 
 pytestmark = pytest.mark.services
 DS = "1995-03-15"
@@ -115,3 +115,20 @@ def test_no_check_reads_an_input_again_and_the_output_key_check_reads_one_output
     assert len(join) == 1 and len(join[0]) == 4, described  # lineitem, orders, customer, nation
     others = [scans for description, scans in described if not description.startswith(KEY_CHECK) and scans not in join]
     assert len(others) == 1 and len(others[0]) == 1 and "top_customers" in others[0][0], described
+
+
+def test_a_run_lists_no_catalog_and_times_its_session_start_apart(spark):
+    """Issue 21, part 4: a run asks the metastore for its own tables only, never for a listing of
+    databases or tables (counted by the service, in its audit log), and its summary says how long
+    starting Spark took when the run started it (here the session exists: no such phase)."""
+    from common.settings import load_settings
+
+    audit = load_dev_script("metastore_audit")
+    calls = audit.MetastoreCalls(load_settings().var / "log" / "metastore.log")
+    mark = calls.mark()
+    summary = run_job(RunConfig(job="tpch.q01", ds=DS), spark=spark)
+    made = calls.since(mark)
+    assert made["get_table"] > 0  # the audit log is the one this run's metastore writes
+    assert not [c for c in audit.LISTINGS if made[c]], made
+    phases = dict(summary.timings)
+    assert "start Spark" not in phases and phases["plan (read inputs, build steps)"] > 0
