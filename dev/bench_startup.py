@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         f"script (the same Spark session, a plain read and one `INSERT OVERWRITE ... PARTITION`) alternating, after a "
         f"warm-up round; medians of {args.repeat}. The framework's phases are its run summary's.",
         "",
-        "| | process s | start Spark s | plan s | query and write s | publish s | input rows s | run total s |",
+        "| | process s | start Spark s | plan s | query and write s | table checks, publish s | input rows s | run total s |",
         "|---|---|---|---|---|---|---|---|",
         f"| framework | {med('framework'):.2f} | {med('framework', fw_phases[0]):.2f} | "
         f"{med('framework', fw_phases[1]):.2f} | {med('framework', fw_phases[2]):.2f} | {publish:.2f} | "
