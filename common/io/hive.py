@@ -149,8 +149,8 @@ class _Partitions:
     def point(self, targets: list[tuple[dict[str, str], str]]) -> None:
         """Make each partition read its location: the run date's partitions listed once, the new
         ones added in one statement, the existing ones updated one by one (Spark SQL has no batch
-        of that). Listed, not tried: Hive's client asked for a partition that does not exist, or
-        to add one that does, logs an error and reconnects a second later."""
+        of that). Listed, not tried: Hive's client asked to add a partition that exists logs the
+        refusal at ERROR with a whole stack trace."""
         layout, physical = self.layout, self.layout.physical
         if not (layout.date_column or layout.rest):
             for _, location in targets:
