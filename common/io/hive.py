@@ -24,6 +24,7 @@ from common.contracts import HIVE, Table
 from common.errors import SourceError
 from common.io.table_format import (
     Staged,
+    TableInfo,
     Version,
     columns_sql,
     contract_properties,
@@ -93,10 +94,11 @@ class _Layout:
     rest: tuple[str, ...]  # partition columns inside a version directory
 
     @classmethod
-    def of(cls, spark: SparkSession, table: Table, physical: str) -> _Layout:
+    def of(cls, table: Table, physical: str, location: str) -> _Layout:
+        """The layout of the table `physical`, whose location the catalog gives as `location`."""
         contract = table.contract
         dates = contract.run_date_columns
-        root = location_of(spark, physical).rstrip("/")
+        root = location.rstrip("/")
         if not contract.partition_by:
             root = root.split("/run=")[0]
         rest = tuple(c for c in contract.partition_by if c not in dates)
@@ -200,8 +202,11 @@ class HiveFormat:
 
     def _layout(self, spark: SparkSession, table: Table, physical: str) -> _Layout:
         if physical not in self._layouts:
-            self._layouts[physical] = _Layout.of(spark, table, physical)
+            self._layouts[physical] = _Layout.of(table, physical, location_of(spark, physical))
         return self._layouts[physical]
+
+    def known(self, table: Table, info: TableInfo) -> None:
+        self._layouts[info.physical] = _Layout.of(table, info.physical, info.location)
 
     def create(self, spark: SparkSession, table: Table, physical: str, location: str) -> None:
         # EXTERNAL under the lake root: the files outlive the cluster.

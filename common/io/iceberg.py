@@ -23,6 +23,7 @@ from common.contracts import ICEBERG, Table
 from common.errors import SourceError
 from common.io.table_format import (
     Staged,
+    TableInfo,
     Version,
     columns_sql,
     contract_properties,
@@ -87,6 +88,9 @@ class IcebergFormat:
             f"CREATE TABLE IF NOT EXISTS {physical} ({ddl}) USING iceberg {partitioned} "
             f"LOCATION {literal(location)} TBLPROPERTIES ({properties_sql(_properties(table))})"
         )
+
+    def known(self, table: Table, info: TableInfo) -> None:
+        pass  # Iceberg's catalog loads the table's metadata at each use (cache-enabled=false)
 
     @staticmethod
     def convert_sql(table: Table, physical: str) -> str:

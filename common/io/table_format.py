@@ -18,8 +18,10 @@ from common.errors import SourceError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
 
-__all__ = ["Staged", "TableFormat", "Version", "described", "format_for", "literal", "provider", "run_date_value"]
+__all__ = ["Staged", "TableFormat", "TableInfo", "Version", "describe", "described", "format_for", "literal", "provider",
+           "run_date_value"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ class TableFormat(Protocol):
     name: str
 
     def create(self, spark: SparkSession, table: Table, physical: str, location: str) -> None: ...
+
+    def known(self, table: Table, info: TableInfo) -> None:
+        """The table as the writer found it: the format asks the catalog nothing it says."""
 
     def stage(self, df: DataFrame, table: Table, physical: str, run_id: str, ds: str) -> Staged: ...
 
@@ -119,24 +124,73 @@ def literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def described(spark: SparkSession, target: str) -> dict[str, str]:
-    """The details `DESCRIBE TABLE EXTENDED target` gives (Location, Type, Provider, ...).
+@dataclass(frozen=True)
+class TableInfo:
+    """An existing table as one `DESCRIBE TABLE EXTENDED` gives it: all a run's writer asks of it
+    (its format, its location, its columns), so the writer and the format look it up once."""
 
-    The first of each name: a partition's own details come before its table's storage ones."""
+    physical: str
+    format: str  # iceberg or hive
+    location: str
+    columns: tuple[tuple[str, str], ...]  # (name, Spark's type name), partition columns included
+
+    def schema(self) -> StructType:
+        from pyspark.sql import types as T
+
+        # One parse of the whole column list: each parse is a JVM round trip.
+        return T._parse_datatype_string(", ".join(f"`{n.replace('`', '``')}` {t}" for n, t in self.columns))
+
+
+def describe(spark: SparkSession, physical: str) -> TableInfo | None:
+    """The table `physical`, or None when the catalog has no such table (or no such database)."""
+    from pyspark.errors import AnalysisException
+
+    try:
+        columns, details = _description(spark, physical)
+    except AnalysisException as exc:
+        if exc.getErrorClass() == "TABLE_OR_VIEW_NOT_FOUND":
+            return None
+        raise
+    return TableInfo(physical, _format(details), _location(details), tuple(columns))
+
+
+def described(spark: SparkSession, target: str) -> dict[str, str]:
+    """The details `DESCRIBE TABLE EXTENDED target` gives (Location, Type, Provider, ...)."""
+    return _description(spark, target)[1]
+
+
+def _description(spark: SparkSession, target: str) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """The columns and the details of `DESCRIBE TABLE EXTENDED target`.
+
+    The columns come first, up to the first blank or `#` row (partitioning, metadata columns);
+    of the details, the first of each name: a partition's own come before its table's storage ones."""
+    columns: list[tuple[str, str]] = []
     details: dict[str, str] = {}
+    in_columns = True
     for row in spark.sql(f"DESCRIBE TABLE EXTENDED {target}").collect():
-        if details or row.col_name.startswith("# Detailed"):  # the column rows come first
+        in_columns = in_columns and bool(row.col_name) and not row.col_name.startswith("#")
+        if in_columns:
+            columns.append((row.col_name, row.data_type))
+        elif details or row.col_name.startswith("# Detailed"):
             details.setdefault(row.col_name, row.data_type)
-    return details
+    return columns, details
+
+
+def _format(details: dict[str, str]) -> str:
+    return ICEBERG if details.get("Provider", "").lower() == ICEBERG else HIVE
+
+
+def _location(details: dict[str, str]) -> str:
+    location = details.get("Location")
+    if not location:
+        raise SourceError("the metastore gave no location for a table the run writes; check the table's definition")
+    return location
 
 
 def provider(spark: SparkSession, physical: str) -> str:
     """The format an existing table is stored in: "iceberg" or "hive" (parquet or any other)."""
-    return ICEBERG if described(spark, physical).get("Provider", "").lower() == ICEBERG else HIVE
+    return _format(described(spark, physical))
 
 
 def location_of(spark: SparkSession, target: str) -> str:
-    location = described(spark, target).get("Location")
-    if not location:
-        raise SourceError("the metastore gave no location for a table the run writes; check the table's definition")
-    return location
+    return _location(described(spark, target))

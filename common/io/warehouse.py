@@ -26,7 +26,7 @@ from common.environments import Environment
 from common.errors import ContractViolation, EmptyOutput, SourceError
 from common.io import hive
 from common.io.iceberg import WAP_ID
-from common.io.table_format import Staged, TableFormat, described, format_for, literal, provider
+from common.io.table_format import Staged, TableFormat, TableInfo, describe, described, format_for, literal
 from common.job import RunParams
 
 if TYPE_CHECKING:
@@ -275,10 +275,12 @@ class WarehouseWriter:
                            seconds=staged.seconds, format=fmt.name, run_id=staged.run_id)
 
     def _ensure_table(self, spark: SparkSession, table: Table, physical: str, fmt: TableFormat) -> None:
-        if not table_exists(spark, physical):
+        """The table created if new, else checked against the contract; described once either
+        way, and what the description says handed to the format (which then asks no more)."""
+        info = describe(spark, physical)
+        if info is None:
             try:
                 self._create(spark, table, physical, fmt)
-                return
             except Exception as exc:
                 # Runs of other dates start at once (a backfill, max_active_runs > 1): another one
                 # may create the table or its database between the check and the CREATE.
@@ -286,21 +288,32 @@ class WarehouseWriter:
                     raise
                 log.info("%s was created by another run meanwhile", physical)
                 spark.catalog.refreshTable(physical)
-        stored = provider(spark, physical)
-        if stored != table.format:
+            else:
+                fmt.known(table, self._described(spark, physical))
+                return
+            info = self._described(spark, physical)
+        if info.format != table.format:
             raise ContractViolation(table.name, [
-                f"existing table {physical} is a {stored} table but the contract declares format {table.format!r}; "
+                f"existing table {physical} is a {info.format} table but the contract declares format {table.format!r}; "
                 + (f"convert it with `pyspark-jobs migrate-table {table.name}{self._env_flags} --apply`, or declare "
-                   f"format={stored!r}" if (stored, table.format) == (HIVE, ICEBERG) else
-                   f"declare format={stored!r}, or drop the table to recreate it as {table.format}")
+                   f"format={info.format!r}" if (info.format, table.format) == (HIVE, ICEBERG) else
+                   f"declare format={info.format!r}, or drop the table to recreate it as {table.format}")
             ])
-        drift = schema_violations(spark.table(physical).schema, table.contract)
+        drift = schema_violations(info.schema(), table.contract)
         if drift:
             raise ContractViolation(
                 table.name,
                 [f"existing table {physical} differs from the contract: {d}" for d in drift]
                 + [f"review and apply the change with `pyspark-jobs migrate-table {table.name}{self._env_flags}`"],
             )
+        fmt.known(table, info)
+
+    @staticmethod
+    def _described(spark: SparkSession, physical: str) -> TableInfo:
+        info = describe(spark, physical)
+        if info is None:
+            raise SourceError(f"table {physical} was created but the catalog does not find it; check the metastore")
+        return info
 
     def _create(self, spark: SparkSession, table: Table, physical: str, fmt: TableFormat) -> None:
         # EXTERNAL under the lake root: the files outlive the cluster (a managed table would

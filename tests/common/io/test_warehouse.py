@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from urllib.parse import urlparse
 
 import pytest
@@ -246,6 +247,36 @@ def test_a_hive_write_asks_the_metastore_only_what_it_must(spark, scratch_db):
         spark.table(table.name).select("id", "amount", "hour", "dt"),
         [(1, 1.0, 0, "20240101"), (5, 5.0, 1, "20240101"), (3, 3.0, 2, "20240101"), (6, 6.0, 7, "20240101")],
     )
+
+
+def test_a_rewrite_asks_the_metastore_no_more_than_the_three_statements_it_needs(spark, scratch_db):
+    """A hive rewrite of one day needs the table's location (one DESCRIBE), its day's partitions
+    (SHOW PARTITIONS) and the partition pointed at the new version (SET LOCATION). The writer's
+    calls, counted by the metastore service, equal Spark's for those three statements issued by
+    hand on a twin table in the same state: the table is described once, for the writer and the
+    format both, and nothing else is asked. (Before, an existence check, a second DESCRIBE and
+    a schema lookup added 13 calls.)"""
+    from common.settings import load_settings
+
+    audit = load_dev_script("metastore_audit")
+    calls = audit.MetastoreCalls(load_settings().var / "log" / "metastore.log", scratch_db)
+    writer = WarehouseWriter(env=Environment("local"))
+    table, twin = _sales(scratch_db, HIVE), replace(_sales(scratch_db, HIVE), name=f"{scratch_db}.sales_twin")
+    for t in (table, twin):
+        writer.write(frame(spark, SCHEMA, [(1, "a", 1.0)]), t, RunParams("2024-01-01"))
+
+    mark = calls.mark()
+    writer.write(frame(spark, SCHEMA, [(1, "a", 2.0)]), table, RunParams("2024-01-01"))
+    by_writer = calls.since(mark)
+    mark = calls.mark()
+    location = _location(spark, twin.name)
+    spark.sql(f"SHOW PARTITIONS {twin.name} PARTITION (`ds` = '2024-01-01')").collect()
+    spark.sql(f"ALTER TABLE {twin.name} PARTITION (`ds` = '2024-01-01') SET LOCATION '{location}/ds=2024-01-01/x'")
+    by_hand = calls.since(mark)
+
+    assert by_hand["alter_partitions"] == 1 and by_hand["get_table"] > 0  # the reference was counted
+    assert by_writer == by_hand
+    assert_frame_equal(spark.table(table.name).select("id", "name", "amount", "ds"), [(1, "a", 2.0, "2024-01-01")])
 
 
 def test_a_new_process_reads_a_hive_partition_without_reconnecting_to_the_metastore(spark, scratch_db):
