@@ -160,7 +160,6 @@ class _RangeRun:
 
     def publish(self, ds: str) -> RunSummary:
         """Stage and publish `ds`'s rows of every output (see WarehouseWriter), then its summary."""
-        from common.io.warehouse import WarehouseWriter
 
         plan, first = self.plan, ds == self.days[0]
         started = self.started if first else time.perf_counter()
@@ -171,7 +170,7 @@ class _RangeRun:
             scans = ScanMetrics(self.spark) if self.config.count_inputs else None
         t = time.perf_counter()
         outputs = [(plan.frames[alias], table) for alias, table in plan.job.outputs.items()]
-        summary.outputs = WarehouseWriter(env=plan.env).write_all(outputs, replace(plan.params, ds=ds), ranged=True)
+        summary.outputs = plan.writer.write_all(outputs, replace(plan.params, ds=ds), ranged=True)
         summary.timings += [(f"write {alias}", out.seconds) for alias, out in zip(plan.job.outputs, summary.outputs)]
         summary.timings.append(("write outputs (concurrent), publish", time.perf_counter() - t))
         if scans is not None and len(self.days) == 1:

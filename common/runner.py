@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from common.contracts import Table
-    from common.io.warehouse import WriteResult
+    from common.io.warehouse import WarehouseWriter, WriteResult
     from common.lineage_events import RunLineage
 
 __all__ = ["RunConfig", "RunSummary", "Plan", "plan_job", "run_job", "run_range", "render_range", "StepError",
@@ -193,6 +193,7 @@ class Plan:
     graph: StepGraph
     sources: dict[str, tuple[DataFrame, str]]
     frames: dict[str, DataFrame]
+    writer: WarehouseWriter
     spark_start_s: float = 0.0  # starting the Spark session, when the plan started it
 
     def timings(self, started: float) -> list[tuple[str, float]]:
@@ -208,6 +209,7 @@ def plan_job(config: RunConfig, spark: SparkSession | None = None,
     """Validate the run, then build every step's DataFrame (analysis only, no action);
     `validated` is called in between. `days` (default: config.ds alone) are the days a
     range_plan job's steps compute."""
+    from common.io.warehouse import WarehouseWriter
     from common.session import get_spark
 
     if config.source not in SOURCES:
@@ -227,6 +229,8 @@ def plan_job(config: RunConfig, spark: SparkSession | None = None,
         spark_start_s = time.perf_counter() - t
         if config.count_inputs:
             warm_up(spark)  # while the inputs are read
+    writer = WarehouseWriter(env=env)
+    writer.describe_ahead(spark, list(job_cls.outputs.values()))  # while the inputs are read
     sources = read_inputs(spark, job_cls.inputs, env, config)
     frames: dict[str, DataFrame] = {alias: df for alias, (df, _) in sources.items()}
     for name in graph.order:
@@ -237,7 +241,8 @@ def plan_job(config: RunConfig, spark: SparkSession | None = None,
             raise
         except Exception as exc:
             raise StepError(f"job {job_cls.name}, step {name} [{st.where}]: {str(exc).splitlines()[0]}") from exc
-    return Plan(job=job_cls, params=p, env=env, graph=graph, sources=sources, frames=frames, spark_start_s=spark_start_s)
+    return Plan(job=job_cls, params=p, env=env, graph=graph, sources=sources, frames=frames, writer=writer,
+                spark_start_s=spark_start_s)
 
 
 def days_label(days: Sequence[str]) -> str:
@@ -340,8 +345,6 @@ def render_range(summaries: list[RunSummary]) -> str:
 
 
 def _run_job(config: RunConfig, spark: SparkSession | None, lineage: RunLineage) -> RunSummary:
-    from common.io.warehouse import WarehouseWriter
-
     started = time.perf_counter()
     phases = ["plan: read inputs, build the steps", "cache the shared steps, check input keys",
               "write, check and publish the outputs"] + (["input rows from the scans"] if config.count_inputs else [])
@@ -366,7 +369,7 @@ def _run_job(config: RunConfig, spark: SparkSession | None, lineage: RunLineage)
         progress(phases[2])
         t = time.perf_counter()
         outputs = job_cls.outputs.items()
-        summary.outputs = WarehouseWriter(env=env).write_all([(frames[alias], table) for alias, table in outputs], p)
+        summary.outputs = plan.writer.write_all([(frames[alias], table) for alias, table in outputs], p)
         summary.timings += [(f"write {alias}", out.seconds) for alias, out in zip(job_cls.outputs, summary.outputs)]
         summary.timings.append(("write outputs (concurrent), publish", time.perf_counter() - t))
     finally:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterator, Sequence
@@ -168,6 +168,18 @@ class WarehouseWriter:
             lake_root, qa_root = lake_root or settings.lake_root, qa_root or settings.qa_root
         self.env = env
         self.lake_root, self.qa_root = lake_root, qa_root
+        self._ahead: dict[str, Future[TableInfo | None]] = {}
+
+    def describe_ahead(self, spark: SparkSession, tables: Sequence[Table]) -> None:
+        """Describe the output tables in the background while the run reads its inputs and builds
+        its steps: a process's first Iceberg statement loads Iceberg's catalog and opens its own
+        metastore connection (about a second). `write_all` takes each description as it needs it;
+        a table created meanwhile by another run is handled as any creation race."""
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="describe-outputs")
+        for table in tables:
+            physical = self.env.output_name(table)
+            self._ahead[physical] = pool.submit(describe, spark, physical)
+        pool.shutdown(wait=False)
 
     def __repr__(self) -> str:
         return f"WarehouseWriter(env={self.env.name!r}, branch={self.env.branch!r})"
@@ -277,7 +289,8 @@ class WarehouseWriter:
     def _ensure_table(self, spark: SparkSession, table: Table, physical: str, fmt: TableFormat) -> None:
         """The table created if new, else checked against the contract; described once either
         way, and what the description says handed to the format (which then asks no more)."""
-        info = describe(spark, physical)
+        ahead = self._ahead.pop(physical, None)
+        info = ahead.result() if ahead is not None else describe(spark, physical)
         if info is None:
             try:
                 self._create(spark, table, physical, fmt)
