@@ -30,7 +30,7 @@ from common.settings import (
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["get_spark", "prepare_local_conf_dir", "on_cluster"]
+__all__ = ["GLUE_TEST_JARS", "get_spark", "prepare_local_conf_dir", "on_cluster"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,10 @@ SESSION_DEFAULTS = {
 # (docs/PRODUCTION.md) and adaptive execution coalesces them.
 LOCAL_DEFAULTS = {"spark.sql.shuffle.partitions": "8"}
 S3A_JARS = "s3a"  # hadoop-aws and the AWS SDK modules it uses, in the jars folder (dev/fetch.sh)
+# Iceberg's Glue catalog needs the AWS SDK v2, which its runtime jar lacks: EMR provides it, and
+# for local tests of a `catalog = "glue"` deployment (on moto) dev/fetch.sh puts it in this folder.
+GLUE_TEST_JARS = "glue"
+GLUE_CLIENT_CLASS = "software.amazon.awssdk.services.glue.GlueClient"
 
 
 def on_cluster() -> bool:
@@ -143,9 +147,32 @@ def get_spark(app_name: str = "pyspark-jobs", *, master: str | None = None) -> S
     if master or "PYSPARK_GATEWAY_PORT" not in os.environ:
         builder = builder.master(master or os.environ.get("PYSPARK_JOBS_MASTER", "local[2]"))
     spark = builder.getOrCreate()
+    if not on_cluster():
+        _check_glue_sdk(spark, load_settings())
     submitted = spark.sparkContext.getConf()
     for key, value in {**SESSION_DEFAULTS, **({} if on_cluster() else LOCAL_DEFAULTS)}.items():
         if not submitted.contains(key):
             spark.conf.set(key, value)
     spark.sparkContext.setLogLevel(os.environ.get("PYSPARK_JOBS_SPARK_LOG_LEVEL", "WARN"))
     return spark
+
+
+def _check_glue_sdk(spark: SparkSession, settings: Settings) -> None:
+    """A local session set to Iceberg's Glue catalog whose JVM lacks the AWS SDK v2 stops here,
+    in one line, rather than at its first table with a NoClassDefFoundError."""
+    if spark.conf.get(ICEBERG_CATALOG_TYPE, None) != "glue":
+        return
+    jvm = spark.sparkContext._jvm
+    try:
+        # As Iceberg's GlueCatalog will resolve it: through the class loader that loaded Iceberg.
+        catalog = jvm.org.apache.spark.util.Utils.classForName("org.apache.iceberg.aws.glue.GlueCatalog", False, False)
+        jvm.java.lang.Class.forName(GLUE_CLIENT_CLASS, False, catalog.getClassLoader())
+    except Exception:  # noqa: BLE001 - Py4J's wrapper of ClassNotFoundException
+        from common.errors import ConfigError
+
+        spark.stop()
+        raise ConfigError(
+            f"{ICEBERG_CATALOG_TYPE}=glue needs the AWS SDK v2 ({GLUE_CLIENT_CLASS}), which this Spark lacks: run "
+            f"'make fetch' and add {settings.jars / GLUE_TEST_JARS}/* to spark.driver.extraClassPath (on EMR, create "
+            "the cluster with the iceberg-defaults classification, iceberg.enabled=true)"
+        ) from None

@@ -6,6 +6,8 @@
 #                SDK bundle is not needed), for Spark and for the YARN daemons
 #   hadoop-yarn-3.3.4/   a ResourceManager and a NodeManager (hadoop-yarn-server-* with their
 #                runtime dependencies): the Hadoop that pyspark's own client jars match
+#   jars/glue/   the AWS SDK v2 modules Iceberg's GlueCatalog uses (glue, its apache http client):
+#                local tests of a `catalog = "glue"` deployment on moto only; EMR provides them
 #   trino-476/   the Trino server with the tpch, memory, mysql, hive and iceberg plugins
 # Everything comes from Maven Central through mvn, so ~/.m2 doubles as the CI cache.
 set -euo pipefail
@@ -82,6 +84,43 @@ if [ ! -f "$yarn_home/.complete" ]; then
   touch "$yarn_home/.complete"
 fi
 
+# Glue catalog, for local tests only (tests/production/test_glue_catalog.py; EMR's iceberg
+# classification provides the SDK): Iceberg's runtime jar has GlueCatalog but not the AWS SDK v2.
+# The glue client, the http client Iceberg's default client factory builds (http-client.type
+# apache), and s3, kms and sts, without which Iceberg's AWS classes do not load or initialize
+# (NoClassDefFoundError: .../S3BaseClientBuilder, .../kms/model/EncryptionAlgorithmSpec,
+# .../sts/model/Tag, even with Hadoop's file IO), resolved like YARN's from a generated pom. Left out: the netty and apache5 clients the modules also declare (never loaded), and what
+# pyspark's jars have in newer versions (slf4j-api 1.7 ahead of Spark's 2.0 on the classpath
+# would silence Spark's logging).
+awssdk=2.59.1
+glue_jars=$cache/jars/glue
+if [ ! -f "$glue_jars/.complete" ]; then
+  echo "fetching software.amazon.awssdk:glue:$awssdk, s3, kms, sts and apache-client (Glue catalog tests)"
+  rm -rf "$glue_jars" "$glue_jars.partial"
+  mkdir -p "$glue_jars.partial"
+  sdk_dependency() { echo "<dependency><groupId>software.amazon.awssdk</groupId><artifactId>$1</artifactId><version>$awssdk</version>$2</dependency>"; }
+  {
+    echo '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
+    echo '<groupId>local.pyspark-jobs</groupId><artifactId>glue-catalog-tests</artifactId><version>1</version><dependencies>'
+    unused="<exclusions>$(for client in netty-nio-client apache5-client; do
+      echo "<exclusion><groupId>software.amazon.awssdk</groupId><artifactId>$client</artifactId></exclusion>"; done)</exclusions>"
+    for module in glue s3 kms sts; do sdk_dependency $module "$unused"; done
+    sdk_dependency apache-client ""
+    echo '</dependencies></project>'
+  } >"$glue_jars.partial/pom.xml"
+  log=$glue_jars.partial/mvn.log
+  if ! mvn -q -B -Dstyle.color=never -f "$glue_jars.partial/pom.xml" "$dependency_plugin:copy-dependencies" \
+      -DincludeScope=runtime -DexcludeGroupIds=org.slf4j,org.apache.httpcomponents,commons-codec,commons-logging \
+      -DoutputDirectory="$glue_jars.partial" >"$log" 2>&1 \
+      || [ ! -s "$glue_jars.partial/glue-$awssdk.jar" ] || [ ! -s "$glue_jars.partial/apache-client-$awssdk.jar" ]; then
+    reason=$(grep -m1 -oE 'Could not (resolve|find|transfer) [^:]+: [^ ]+' "$log" || grep -m1 ERROR "$log" | cut -c1-160 || true)
+    die "download of software.amazon.awssdk:glue:$awssdk, s3, kms, sts and apache-client from Maven Central failed (mvn: $reason); see $log and rerun 'make fetch'"
+  fi
+  rm -f "$glue_jars.partial/pom.xml" "$log"
+  mv "$glue_jars.partial" "$glue_jars"
+  touch "$glue_jars/.complete"
+fi
+
 dl=$cache/trino-$trino_version
 fetch io.trino:trino-server-core:$trino_version:tar.gz "$dl" trino-server-core-$trino_version.tar.gz
 fetch io.trino:trino-tpch:$trino_version:zip "$dl" trino-tpch-$trino_version.zip
@@ -121,5 +160,6 @@ for plugin in tpch memory mysql hive iceberg; do
   rm -rf "$dl/.unpack"
 done
 echo "fetched: $(cd "$cache/jars" && ls -p | grep -v / | tr '\n' ' ')s3a ($(ls "$cache/jars/s3a" | wc -l) jars)," \
+  "glue ($(ls "$glue_jars" | wc -l) jars, tests only)," \
   "hadoop-yarn-3.3.4 ($(ls "$yarn_home/lib" | wc -l) jars), trino-server-$trino_version with plugins" \
   "$(cd "$trino_home/plugin" && ls -d tpch memory mysql hive iceberg 2>/dev/null | tr '\n' ' ')"
