@@ -17,7 +17,8 @@ and pyspark-jobs-artifacts) and Secrets Manager (pyspark-jobs/local/mysql/tpch, 
 login in the RDS secret format), provisioned again at every `up` since moto keeps them in
 memory; the metastore is Hive's thrift service from pyspark's own Hive jars on MariaDB's
 `metastore` database (its password in var/metastore/conf, mode 600); YARN runs Maven Central's
-Hadoop 3.3.4 server jars; Trino's `lake` catalog reads the metastore's tables from S3. `up` also
+Hadoop 3.3.4 server jars; Trino's `lake` catalog reads the metastore's tables from S3, its `glue`
+catalog the Iceberg tables in moto's Glue Data Catalog. `up` also
 writes the cluster's own configuration, var/cluster/conf (dev/cluster.py), which the YARN
 daemons read and dev/command_runner.py submits with. Ports: dev/cluster.py's PORTS.
 Standard library plus the virtualenv's pymysql, trino and boto3 clients.
@@ -461,6 +462,7 @@ class Trino(Service):
         (catalogs / "memory.properties").write_text("connector.name=memory\n")
         (catalogs / "lake.properties").write_text(self.lake_catalog())
         (catalogs / "iceberg.properties").write_text(self.iceberg_catalog())
+        (catalogs / "glue.properties").write_text(self.glue_catalog())
         mysql_catalog = catalogs / "mysql.properties"
         if not (TRINO_HOME / "plugin" / "mysql").is_dir():
             print("trino: warning: the mysql plugin was not fetched, so the 'mysql' catalog is not configured",
@@ -494,6 +496,21 @@ class Trino(Service):
             "connector.name": "iceberg",
             "iceberg.catalog.type": "hive_metastore",
             **Trino.lake_storage(),
+        }.items())
+
+    @staticmethod
+    def glue_catalog() -> str:
+        """Iceberg's connector on moto's Glue Data Catalog and S3: the Iceberg tables of a
+        `catalog = "glue"` deployment (tests/production/test_glue_catalog.py)."""
+        storage = {k: v for k, v in Trino.lake_storage().items() if k != "hive.metastore.uri"}
+        return "".join(f"{k}={v}\n" for k, v in {
+            "connector.name": "iceberg",
+            "iceberg.catalog.type": "glue",
+            "hive.metastore.glue.endpoint-url": cluster.s3_endpoint(),
+            "hive.metastore.glue.region": cluster.AWS_KEYS["AWS_DEFAULT_REGION"],
+            "hive.metastore.glue.aws-access-key": cluster.AWS_KEYS["AWS_ACCESS_KEY_ID"],
+            "hive.metastore.glue.aws-secret-key": cluster.AWS_KEYS["AWS_SECRET_ACCESS_KEY"],
+            **storage,
         }.items())
 
     @staticmethod

@@ -18,7 +18,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import pytest
 from common.deployments import DeploymentConfig
 from common.session import GLUE_TEST_JARS, prepare_local_conf_dir
 from common.settings import load_settings
-from tests.helpers import load_dev_script
+from tests.helpers import load_dev_script, trino_rows
 
 pytestmark = pytest.mark.services
 
@@ -48,27 +47,34 @@ def moto(service: str):  # noqa: ANN201 - a boto3 client
                         aws_secret_access_key=cluster.AWS_KEYS["AWS_SECRET_ACCESS_KEY"])
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def glue():
     return moto("glue")
 
 
-@pytest.fixture
-def glue_db(glue, spark):
-    """A database in moto's Glue (where the tables go) under a lake prefix of its own; dropped
-    afterwards there and in the metastore (where Spark's namespace calls go), its files deleted."""
-    name = f"pj_glue_{uuid.uuid4().hex[:8]}"
-    lake = f"s3://{cluster.LAKE_BUCKET}/tests/glue-{name}"
-    glue.create_database(DatabaseInput={"Name": name, "LocationUri": f"{lake}/{name}"})
-    yield name, lake
-    for table in glue.get_tables(DatabaseName=name)["TableList"]:
-        glue.delete_table(DatabaseName=name, Name=table["Name"])
-    glue.delete_database(Name=name)
-    spark.sql(f"DROP DATABASE IF EXISTS {name} CASCADE")
-    s3, prefix = moto("s3"), lake.removeprefix(f"s3://{cluster.LAKE_BUCKET}/") + "/"
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=cluster.LAKE_BUCKET, Prefix=prefix):
-        for found in page.get("Contents", []):
-            s3.delete_object(Bucket=cluster.LAKE_BUCKET, Key=found["Key"])
+@pytest.fixture(scope="module")
+def glue_run(glue, spark):
+    """glue_catalog_run.py's one run on a database of moto's Glue (where the tables go) under a
+    lake prefix of its own: the database, the lake root and what the run printed. Afterwards the
+    database is dropped there and in the metastore (where Spark's namespace calls go), its files
+    deleted."""
+    db = f"pj_glue_{uuid.uuid4().hex[:8]}"
+    lake = f"s3://{cluster.LAKE_BUCKET}/tests/glue-{db}"
+    glue.create_database(DatabaseInput={"Name": db, "LocationUri": f"{lake}/{db}"})
+    try:
+        done = run_glue_step(glue_spark_conf(lake), f"{db}.events", lake, DS)
+        assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+        (line,) = [line for line in done.stdout.splitlines() if line.startswith("GLUE ")]
+        yield db, lake, json.loads(line.removeprefix("GLUE "))
+    finally:
+        for table in glue.get_tables(DatabaseName=db)["TableList"]:
+            glue.delete_table(DatabaseName=db, Name=table["Name"])
+        glue.delete_database(Name=db)
+        spark.sql(f"DROP DATABASE IF EXISTS {db} CASCADE")
+        s3, prefix = moto("s3"), lake.removeprefix(f"s3://{cluster.LAKE_BUCKET}/") + "/"
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=cluster.LAKE_BUCKET, Prefix=prefix):
+            for found in page.get("Contents", []):
+                s3.delete_object(Bucket=cluster.LAKE_BUCKET, Key=found["Key"])
 
 
 def glue_spark_conf(lake: str) -> dict[str, str]:
@@ -98,15 +104,9 @@ def run_glue_step(conf: dict[str, str], *args: str) -> subprocess.CompletedProce
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
-def test_an_iceberg_table_of_a_glue_deployment_is_written_versioned_and_rolled_back_in_glue(spark, glue, glue_db):
-    db, lake = glue_db
-    name, s3 = f"{db}.events", moto("s3")
-    started = time.monotonic()
-    done = run_glue_step(glue_spark_conf(lake), name, lake, DS)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-    (line,) = [line for line in done.stdout.splitlines() if line.startswith("GLUE ")]
-    result = json.loads(line[len("GLUE "):])
-    print(f"glue step: {time.monotonic() - started:.1f} s")
+def test_an_iceberg_table_of_a_glue_deployment_is_written_versioned_and_rolled_back_in_glue(spark, glue, glue_run):
+    db, lake, result = glue_run
+    name = f"{db}.events"
 
     # The table is in Glue, an Iceberg table whose metadata is under the deployment's lake root.
     found = glue.get_table(DatabaseName=db, Name="events")["Table"]
@@ -115,7 +115,7 @@ def test_an_iceberg_table_of_a_glue_deployment_is_written_versioned_and_rolled_b
     assert metadata.startswith(f"{lake}/{db}/events/metadata/") and metadata.endswith(".metadata.json")
     assert found["StorageDescriptor"]["Location"] == f"{lake}/{db}/events"
     bucket, _, key = metadata.removeprefix("s3://").partition("/")
-    assert s3.head_object(Bucket=bucket, Key=key)["ContentLength"] > 0
+    assert moto("s3").head_object(Bucket=bucket, Key=key)["ContentLength"] > 0
     # ... and not in the Hive metastore, which holds only the database Spark's namespace calls made.
     assert spark.catalog.databaseExists(db)
     assert spark.sql(f"SHOW TABLES IN {db}").collect() == []
@@ -128,6 +128,17 @@ def test_an_iceberg_table_of_a_glue_deployment_is_written_versioned_and_rolled_b
         (result["runs"][0]["run_id"], 3, False), (result["runs"][1]["run_id"], 2, True)]
     assert f"restored version {versions[0]['version']}" in result["rollback"]
     assert result["rolled_back_rows"] == FIRST
+
+
+def test_trino_reads_the_glue_table_and_each_of_its_versions(glue_run):
+    """Trino's `glue` catalog (Iceberg's connector on moto's Glue, dev/services.py) reads the
+    rolled-back current rows, and each version `history` listed by its snapshot id."""
+    db, _, result = glue_run
+    first, second = (v["version"] for v in result["history"])
+    query = f"SELECT id, v, ds FROM glue.{db}.events"
+    assert sorted(trino_rows(query)) == [tuple(r) for r in FIRST]
+    assert sorted(trino_rows(f"{query} FOR VERSION AS OF {first}")) == [tuple(r) for r in FIRST]
+    assert sorted(trino_rows(f"{query} FOR VERSION AS OF {second}")) == [tuple(r) for r in SECOND]
 
 
 def test_a_glue_deployment_whose_spark_lacks_the_aws_sdk_stops_in_one_line_naming_the_fix():
