@@ -148,7 +148,7 @@ def get_spark(app_name: str = "pyspark-jobs", *, master: str | None = None) -> S
         builder = builder.master(master or os.environ.get("PYSPARK_JOBS_MASTER", "local[2]"))
     spark = builder.getOrCreate()
     if not on_cluster():
-        _check_glue_sdk(spark, load_settings())
+        _check_glue_sdk(spark)
     submitted = spark.sparkContext.getConf()
     for key, value in {**SESSION_DEFAULTS, **({} if on_cluster() else LOCAL_DEFAULTS)}.items():
         if not submitted.contains(key):
@@ -157,7 +157,7 @@ def get_spark(app_name: str = "pyspark-jobs", *, master: str | None = None) -> S
     return spark
 
 
-def _check_glue_sdk(spark: SparkSession, settings: Settings) -> None:
+def _check_glue_sdk(spark: SparkSession) -> None:
     """A local session set to Iceberg's Glue catalog whose JVM lacks the AWS SDK v2 stops here,
     in one line, rather than at its first table with a NoClassDefFoundError."""
     if spark.conf.get(ICEBERG_CATALOG_TYPE, None) != "glue":
@@ -173,6 +173,6 @@ def _check_glue_sdk(spark: SparkSession, settings: Settings) -> None:
         spark.stop()
         raise ConfigError(
             f"{ICEBERG_CATALOG_TYPE}=glue needs the AWS SDK v2 ({GLUE_CLIENT_CLASS}), which this Spark lacks: run "
-            f"'make fetch' and add {settings.jars / GLUE_TEST_JARS}/* to spark.driver.extraClassPath (on EMR, create "
+            f"'make fetch' and add {load_settings().jars / GLUE_TEST_JARS}/* to spark.driver.extraClassPath (on EMR, create "
             "the cluster with the iceberg-defaults classification, iceberg.enabled=true)"
         ) from None
