@@ -6,8 +6,9 @@
 #                SDK bundle is not needed), for Spark and for the YARN daemons
 #   hadoop-yarn-3.3.4/   a ResourceManager and a NodeManager (hadoop-yarn-server-* with their
 #                runtime dependencies): the Hadoop that pyspark's own client jars match
-#   jars/glue/   the AWS SDK v2 modules Iceberg's GlueCatalog uses (glue, its apache http client):
-#                local tests of a `catalog = "glue"` deployment on moto only; EMR provides them
+#   jars/glue/   the AWS SDK v2 modules Iceberg's GlueCatalog loads (glue, s3, kms, sts, the apache
+#                http client): local tests of a `catalog = "glue"` deployment on moto only; EMR
+#                provides them
 #   trino-476/   the Trino server with the tpch, memory, mysql, hive and iceberg plugins
 # Everything comes from Maven Central through mvn, so ~/.m2 doubles as the CI cache.
 set -euo pipefail
@@ -89,7 +90,8 @@ fi
 # The glue client, the http client Iceberg's default client factory builds (http-client.type
 # apache), and s3, kms and sts, without which Iceberg's AWS classes do not load or initialize
 # (NoClassDefFoundError: .../S3BaseClientBuilder, .../kms/model/EncryptionAlgorithmSpec,
-# .../sts/model/Tag, even with Hadoop's file IO), resolved like YARN's from a generated pom. Left out: the netty and apache5 clients the modules also declare (never loaded), and what
+# .../sts/model/Tag, even with Hadoop's file IO), resolved like YARN's from a generated pom.
+# Left out: the netty and apache5 clients the modules also declare (never loaded), and what
 # pyspark's jars have in newer versions (slf4j-api 1.7 ahead of Spark's 2.0 on the classpath
 # would silence Spark's logging).
 awssdk=2.59.1
@@ -113,7 +115,8 @@ if [ ! -f "$glue_jars/.complete" ]; then
       -DincludeScope=runtime -DexcludeGroupIds=org.slf4j,org.apache.httpcomponents,commons-codec,commons-logging \
       -DoutputDirectory="$glue_jars.partial" >"$log" 2>&1 \
       || [ ! -s "$glue_jars.partial/glue-$awssdk.jar" ] || [ ! -s "$glue_jars.partial/apache-client-$awssdk.jar" ]; then
-    reason=$(grep -m1 -oE 'Could not (resolve|find|transfer) [^:]+: [^ ]+' "$log" || grep -m1 ERROR "$log" | cut -c1-160 || true)
+    reason=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -m1 -oE 'could not be resolved: [^ ,]+|Could not (find|transfer) artifact [^ ]+' \
+             || sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -m1 ERROR | cut -c1-160 || true)
     die "download of software.amazon.awssdk:glue:$awssdk, s3, kms, sts and apache-client from Maven Central failed (mvn: $reason); see $log and rerun 'make fetch'"
   fi
   rm -f "$glue_jars.partial/pom.xml" "$log"
