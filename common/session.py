@@ -162,11 +162,10 @@ def _check_glue_sdk(spark: SparkSession) -> None:
     in one line, rather than at its first table with a NoClassDefFoundError."""
     if spark.conf.get(ICEBERG_CATALOG_TYPE, None) != "glue":
         return
-    jvm = spark.sparkContext._jvm
+    lang = spark.sparkContext._jvm.java.lang
     try:
-        # As Iceberg's GlueCatalog will resolve it: through the class loader that loaded Iceberg.
-        catalog = jvm.org.apache.spark.util.Utils.classForName("org.apache.iceberg.aws.glue.GlueCatalog", False, False)
-        jvm.java.lang.Class.forName(GLUE_CLIENT_CLASS, False, catalog.getClassLoader())
+        # Through the loader Spark's --jars and extraClassPath reach, as Iceberg's catalog will load it.
+        lang.Class.forName(GLUE_CLIENT_CLASS, False, lang.Thread.currentThread().getContextClassLoader())
     except Exception:  # noqa: BLE001 - Py4J's wrapper of ClassNotFoundException
         from common.errors import ConfigError
 
