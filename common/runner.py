@@ -231,16 +231,20 @@ def plan_job(config: RunConfig, spark: SparkSession | None = None,
             warm_up(spark)  # while the inputs are read
     writer = WarehouseWriter(env=env)
     writer.describe_ahead(spark, list(job_cls.outputs.values()))  # while the inputs are read
-    sources = read_inputs(spark, job_cls.inputs, env, config)
-    frames: dict[str, DataFrame] = {alias: df for alias, (df, _) in sources.items()}
-    for name in graph.order:
-        st = graph.steps[name]
-        try:
-            frames[name] = st.apply(frames)
-        except PysparkJobsError:
-            raise
-        except Exception as exc:
-            raise StepError(f"job {job_cls.name}, step {name} [{st.where}]: {str(exc).splitlines()[0]}") from exc
+    try:
+        sources = read_inputs(spark, job_cls.inputs, env, config)
+        frames: dict[str, DataFrame] = {alias: df for alias, (df, _) in sources.items()}
+        for name in graph.order:
+            st = graph.steps[name]
+            try:
+                frames[name] = st.apply(frames)
+            except PysparkJobsError:
+                raise
+            except Exception as exc:
+                raise StepError(f"job {job_cls.name}, step {name} [{st.where}]: {str(exc).splitlines()[0]}") from exc
+    except BaseException:
+        writer.settle()
+        raise
     return Plan(job=job_cls, params=p, env=env, graph=graph, sources=sources, frames=frames, writer=writer,
                 spark_start_s=spark_start_s)
 

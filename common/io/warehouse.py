@@ -181,6 +181,13 @@ class WarehouseWriter:
             self._ahead[physical] = pool.submit(describe, spark, physical)
         pool.shutdown(wait=False)
 
+    def settle(self) -> None:
+        """Wait for the descriptions still under way, their failures dropped: a run that fails
+        before writing (the metastore not answering, say) ends after them, so nothing they log
+        follows the run's own error."""
+        wait(list(self._ahead.values()))
+        self._ahead.clear()
+
     def __repr__(self) -> str:
         return f"WarehouseWriter(env={self.env.name!r}, branch={self.env.branch!r})"
 
