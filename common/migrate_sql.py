@@ -38,6 +38,7 @@ _RELATION = re.compile(r"'UnresolvedRelation \[([^\]]*)\]")
 _CTE = re.compile(r"\bCTE \[([^\]]*)\]")
 _LINE = re.compile(r"\(line (\d+), pos (\d+)\)")
 _TEMPLATE_AT = re.compile(r"^<sql>:(\d+): ")
+_PARSED = "== Parsed Logical Plan =="
 _PARAM = re.compile(r"\bparams\.(\w+)")
 
 
@@ -108,12 +109,31 @@ def _explain(spark: SparkSession, task: LegacyTask, path: Path, sql: str) -> str
     from pyspark.errors.exceptions.captured import ParseException
 
     try:
-        return explained(spark, as_subquery(sql)).split("== Analyzed Logical Plan ==", 1)[0]
+        text = explained(spark, as_subquery(sql))
     except ParseException as exc:
         first = str(exc).strip().splitlines()[0]
         found = _LINE.search(first)
         line = int(found.group(1)) - 1 if found else None
         raise MigrationError(f"{_where(task, path, line)}: Spark cannot parse the SQL as one query: {first}") from None
+    if _PARSED not in text:
+        raise _unplanned(spark, task, path, text)
+    return text.split("== Analyzed Logical Plan ==", 1)[0]
+
+
+def _unplanned(spark: SparkSession, task: LegacyTask, path: Path, text: str) -> MigrationError:
+    """Why EXPLAIN printed no plan at all. An unqualified table name is looked up in the current
+    database before anything is printed, and when the metastore does not answer Spark's message
+    is empty: a catalog call of ours gets the real error."""
+    from common.io.warehouse import metastore_unreachable
+
+    try:
+        spark.catalog.databaseExists("default")
+    except Exception as exc:  # noqa: BLE001 - named below when it is the metastore
+        down = metastore_unreachable(exc, outcome="nothing was written")
+        if down is not None:
+            return MigrationError(f"{_where(task, path)}: {down}")
+    reason = text.split(":", 1)[-1].strip() or "Spark gave no reason"
+    return MigrationError(f"{_where(task, path)}: Spark cannot plan the SQL: {reason}")
 
 
 def _relations(plan: str) -> tuple[list[tuple[str, ...]], set[str]]:

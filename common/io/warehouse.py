@@ -61,8 +61,12 @@ def _hadoop_setting(key: str) -> str | None:
     return active.sparkContext._jsc.hadoopConfiguration().get(key) if active else None
 
 
-def metastore_unreachable(exc: BaseException) -> SourceError | None:
-    """A catalog call that failed because the metastore service does not answer, as one line.
+_WHOLE = "each output partition holds its previous version or the new one whole: rerun once it answers"
+
+
+def metastore_unreachable(exc: BaseException, outcome: str = _WHOLE) -> SourceError | None:
+    """A catalog call that failed because the metastore service does not answer, as one line
+    ending in `outcome` (what the caller left as it was).
 
     Hive's client retries, then every catalog call raises a long Java error naming the client
     class; the run has read and written nothing by then. None when `exc` is something else."""
@@ -73,11 +77,10 @@ def metastore_unreachable(exc: BaseException) -> SourceError | None:
     return SourceError(
         f"the metastore {uris or '(hive.metastore.uris unset)'} does not answer; start it ('make services-status' "
         "locally) or fix its address (the deployment's metastore_uri, or the cluster's hive-site.xml); "
-        f"{_WHOLE}"
+        f"{outcome}"
     )
 
 
-_WHOLE = "each output partition holds its previous version or the new one whole: rerun once it answers"
 _S3A = ("org.apache.hadoop.fs.s3a.", "com.amazonaws.SdkClientException", "com.amazonaws.services.s3.")
 # What went wrong, as the AWS SDK and S3A word it; the first of these found names the cause.
 _S3_CAUSES = ("Connection reset", "Connection refused", "Read timed out", "connect timed out", "SlowDown",

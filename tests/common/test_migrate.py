@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from common.check import check_jobs
 from common.cli import main
 from common.job import Job
 from common.migrate_dag import read_dag
+from tests.conftest import ROOT
 
 FIXTURE = Path(__file__).parent / "migrate_fixture" / "legacy_tpch_dag.py"
 CONVERTED = ["daily_orders", "weekly_parts", "supplier_stock", "region_revenue", "segment_summary", "top_parts"]
@@ -140,6 +143,23 @@ def test_bad_input_is_one_line_and_writes_nothing(spark, jobs_root, tmp_path, ca
     assert len(err.strip().splitlines()) == 1 and message in err, err
     assert not (jobs_root / "mig_bad").exists() and not (tmp_path / "dags").exists()
 
+
+
+def test_a_metastore_that_does_not_answer_is_one_line_naming_it_and_nothing_is_written(tmp_path):
+    """Spark prints no plan when an unqualified table's database cannot be looked up, and its
+    message is empty: the error must name the metastore, not blame the SQL."""
+    dag = _dag(tmp_path, "    a = SparkSqlOperator(\n        task_id='a',\n        sql=\"\"\"INSERT OVERWRITE TABLE "
+                         "pj_migrate_test.a PARTITION (ds='{{ ds }}')\nSELECT r_name FROM region\"\"\")\n")
+    into = tmp_path / "pyspark_jobs" / "mig_down"
+    env = {**os.environ, "PYSPARK_JOBS_METASTORE_URI": "thrift://127.0.0.1:9"}  # discard port: nothing listens
+    result = subprocess.run([sys.executable, "-m", "common.cli", "migrate", str(dag), "--into", str(into),
+                             "--dags", str(tmp_path / "dags")], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 2, result.stderr[-2000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {dag}:6: task a: the metastore thrift://127.0.0.1:9 does not answer;"), last
+    assert last.endswith("nothing was written") and "Traceback" not in result.stderr
+    assert not into.exists() and not (tmp_path / "dags").exists()
 
 # -- parity with the legacy tasks, run by spark-sql ---------------------------------------
 
