@@ -203,20 +203,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         source_options=options,
         count_inputs=not args.no_input_counts,
     )
-    try:
-        summary = run_job(config) if days is None else run_range(config, days)
-    except PysparkJobsError:
-        raise
-    except Exception as exc:  # a failed Spark job: say so in one line where the cause is known
-        from common.io.mysql import read_interrupted
-        from common.io.warehouse import metastore_unreachable, store_failed
-        from common.settings import load_settings
-
-        error = read_interrupted(exc, load_settings().mysql) or metastore_unreachable(exc) or store_failed(exc)
-        if error is None:
-            raise
-        log.debug("the Spark failure behind it", exc_info=exc)
-        raise error from None
+    summary = run_job(config) if days is None else run_range(config, days)
     print(summary.render() if days is None else render_range(summary))
     return 0
 
@@ -534,6 +521,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PysparkJobsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a service that stopped answering is one line; anything else is a bug
+        error = _service_failure(exc, args.command)
+        if error is None:
+            raise
+        log.debug("the failure behind it", exc_info=exc)
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _service_failure(exc: Exception, command: str) -> PysparkJobsError | None:
+    """A command stopped by the metastore, S3 or (in a run) MySQL not answering, as one line
+    saying what it left; None for any other failure."""
+    from common.io.warehouse import metastore_unreachable, store_failed
+
+    if command != "run":
+        return metastore_unreachable(exc, "rerun once it answers") or store_failed(exc, "rerun once it answers")
+    from common.io.mysql import read_interrupted
+    from common.settings import load_settings
+
+    return read_interrupted(exc, load_settings().mysql) or metastore_unreachable(exc) or store_failed(exc)
 
 
 if __name__ == "__main__":

@@ -87,9 +87,9 @@ _S3_CAUSES = ("Connection reset", "Connection refused", "Read timed out", "conne
               "Access Denied", "AccessDenied", "NoSuchBucket", "Unable to execute HTTP request")
 
 
-def store_failed(exc: BaseException) -> SourceError | None:
+def store_failed(exc: BaseException, outcome: str = _WHOLE) -> SourceError | None:
     """A Spark job that failed because S3 (s3a) kept failing after its retries, as one line naming
-    the endpoint and the cause. None when `exc` is something else."""
+    the endpoint and the cause and ending in `outcome`. None when `exc` is something else."""
     text = str(exc)
     if not any(marker in text for marker in _S3A):
         return None
@@ -98,7 +98,7 @@ def store_failed(exc: BaseException) -> SourceError | None:
     return SourceError(
         f"S3 ({endpoint or 'the default endpoint'}) failed after the s3a retries: "
         f"{cause}; check the store and its address "
-        f"(fs.s3a.endpoint; 'make services-status' locally); {_WHOLE}"
+        f"(fs.s3a.endpoint; 'make services-status' locally); {outcome}"
     )
 
 

@@ -103,3 +103,13 @@ def test_a_metastore_that_does_not_answer_is_one_line_naming_its_address_and_not
     assert last.startswith("error: the metastore thrift://127.0.0.1:9 does not answer;"), last
     assert "metastore_uri" in last and "Traceback" not in result.stderr
     assert list(lake.iterdir()) == []
+
+
+def test_a_table_command_stopped_by_the_metastore_is_one_line_too():
+    env = {**os.environ, "PYSPARK_JOBS_METASTORE_URI": "thrift://127.0.0.1:9"}  # discard port: nothing listens
+    result = subprocess.run([sys.executable, "-m", "common.cli", "vacuum"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 2, result.stderr[-2000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: the metastore thrift://127.0.0.1:9 does not answer;"), last
+    assert last.endswith("; rerun once it answers") and "Traceback" not in result.stderr
