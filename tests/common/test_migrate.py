@@ -31,9 +31,10 @@ def jobs_root(tmp_path, monkeypatch):
     """A temporary `pyspark_jobs` folder the registry also walks, as a second package path."""
     root = tmp_path / "pyspark_jobs"
     root.mkdir()
+    registry.discover()  # the suite's own jobs, imported once: restored below, as modules import only once
+    before = dict(Job.registry)
     monkeypatch.setattr(pyspark_jobs, "__path__", [*pyspark_jobs.__path__, str(root)])
     monkeypatch.setattr(registry, "_discovered", False)
-    before = dict(Job.registry)
     yield root
     Job.registry.clear()
     Job.registry.update(before)
