@@ -536,7 +536,8 @@ def _service_failure(exc: Exception, command: str) -> PysparkJobsError | None:
     from common.io.warehouse import metastore_unreachable, store_failed
 
     if command != "run":
-        return metastore_unreachable(exc, "rerun once it answers") or store_failed(exc, "rerun once it answers")
+        again = "rerun once it answers"
+        return metastore_unreachable(exc, again) or store_failed(exc, again)
     from common.io.mysql import read_interrupted
     from common.settings import load_settings
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["assert_frame_equal", "frame", "table_frame", "run_steps", "partition_location", "D", "day",
            "load_packaging_script", "load_dev_script", "mysql_connection", "put_artifact_stub", "repository_copy", "demo_reports_by_hand",
-           "demo_reports_published", "sql_executions", "wait_for"]
+           "demo_reports_published", "sql_executions", "wait_for", "cli_without_metastore"]
 
 PACKAGING = Path(__file__).resolve().parents[1] / "packaging"
 DEV = PACKAGING.parent / "dev"
@@ -272,3 +272,18 @@ def wait_for(condition: Callable[[], Any], timeout: float = 60.0, *, what: str =
             return value
         time.sleep(interval)
     raise AssertionError(f"{what}: not within {timeout:.0f}s" + (context() if context else ""))
+
+
+def cli_without_metastore(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """`pyspark-jobs ARGS` in a process of its own (the metastore address is read when Spark
+    starts) whose metastore is a port nothing listens on: exit code, stderr's last line, stderr."""
+    import os
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    environ = {**os.environ, "PYSPARK_JOBS_METASTORE_URI": "thrift://127.0.0.1:9", **(env or {})}  # discard port
+    done = subprocess.run([sys.executable, "-m", "common.cli", *args], cwd=ROOT, env=environ, capture_output=True,
+                          text=True, timeout=300)
+    lines = done.stderr.strip().splitlines()
+    return done.returncode, lines[-1] if lines else "", done.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -12,6 +11,7 @@ from common.cli import main
 from common.contracts import Column, Contract, Table
 from common.job import Job, step
 from tests.conftest import ROOT
+from tests.helpers import cli_without_metastore
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -94,22 +94,16 @@ def test_unreachable_mysql_fails_fast_and_writes_nothing(spark, capsys, monkeypa
 def test_a_metastore_that_does_not_answer_is_one_line_naming_its_address_and_nothing_is_written(tmp_path):
     lake = tmp_path / "lake"
     lake.mkdir()
-    env = {**os.environ, "PYSPARK_JOBS_METASTORE_URI": "thrift://127.0.0.1:9",  # discard port: nothing listens
-           "PYSPARK_JOBS_LAKE_ROOT": lake.as_uri()}
-    result = subprocess.run([sys.executable, "-m", "common.cli", "run", "demo.daily_revenue", "--ds", "1995-03-15"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 2, result.stderr[-2000:]
-    last = result.stderr.strip().splitlines()[-1]
+    code, last, stderr = cli_without_metastore("run", "demo.daily_revenue", "--ds", "1995-03-15",
+                                               env={"PYSPARK_JOBS_LAKE_ROOT": lake.as_uri()})
+    assert code == 2, stderr[-2000:]
     assert last.startswith("error: the metastore thrift://127.0.0.1:9 does not answer;"), last
-    assert "metastore_uri" in last and "Traceback" not in result.stderr
+    assert "metastore_uri" in last and "Traceback" not in stderr
     assert list(lake.iterdir()) == []
 
 
 def test_a_table_command_stopped_by_the_metastore_is_one_line_too():
-    env = {**os.environ, "PYSPARK_JOBS_METASTORE_URI": "thrift://127.0.0.1:9"}  # discard port: nothing listens
-    result = subprocess.run([sys.executable, "-m", "common.cli", "vacuum"], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 2, result.stderr[-2000:]
-    last = result.stderr.strip().splitlines()[-1]
+    code, last, stderr = cli_without_metastore("vacuum")
+    assert code == 2, stderr[-2000:]
     assert last.startswith("error: the metastore thrift://127.0.0.1:9 does not answer;"), last
-    assert last.endswith("; rerun once it answers") and "Traceback" not in result.stderr
+    assert last.endswith("; rerun once it answers") and "Traceback" not in stderr

@@ -159,22 +159,14 @@ def test_a_source_that_does_not_answer_is_one_line_and_nothing_is_written(spark,
 
 
 def test_a_metastore_that_does_not_answer_is_one_line_and_nothing_is_written(tmp_path):
-    """In a process of its own: the metastore address is read when Spark starts."""
-    import os
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
+    from tests.helpers import cli_without_metastore
 
     target = tmp_path / "sources.py"
-    env = {**os.environ, "PYSPARK_JOBS_METASTORE_URI": "thrift://127.0.0.1:9"}  # discard port: nothing listens
-    done = subprocess.run([sys.executable, "-m", "common.cli", "contracts", "import", "tpch.orders", "--out",
-                           str(target)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 2, done.stderr[-2000:]
-    last = done.stderr.strip().splitlines()[-1]
+    code, last, stderr = cli_without_metastore("contracts", "import", "tpch.orders", "--out", str(target))
+    assert code == 2, stderr[-2000:]
     assert last.startswith("error: the metastore did not answer for tpch.orders ("), last
     assert last.endswith("start it (make services) or check the deployment's metastore address"), last
-    assert "Traceback" not in done.stderr and not target.exists()
+    assert "Traceback" not in stderr and not target.exists()
 
 
 def test_diff_reports_a_missing_table_and_compares_the_others(spark, capsys, monkeypatch):

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from common.check import check_jobs
 from common.cli import main
 from common.job import Job
 from common.migrate_dag import read_dag
-from tests.conftest import ROOT
+from tests.helpers import cli_without_metastore
 
 FIXTURE = Path(__file__).parent / "migrate_fixture" / "legacy_tpch_dag.py"
 CONVERTED = ["daily_orders", "weekly_parts", "supplier_stock", "region_revenue", "segment_summary", "top_parts"]
@@ -152,15 +150,12 @@ def test_a_metastore_that_does_not_answer_is_one_line_naming_it_and_nothing_is_w
     dag = _dag(tmp_path, "    a = SparkSqlOperator(\n        task_id='a',\n        sql=\"\"\"INSERT OVERWRITE TABLE "
                          "pj_migrate_test.a PARTITION (ds='{{ ds }}')\nSELECT r_name FROM region\"\"\")\n")
     into = tmp_path / "pyspark_jobs" / "mig_down"
-    env = {**os.environ, "PYSPARK_JOBS_METASTORE_URI": "thrift://127.0.0.1:9"}  # discard port: nothing listens
-    result = subprocess.run([sys.executable, "-m", "common.cli", "migrate", str(dag), "--into", str(into),
-                             "--dags", str(tmp_path / "dags")], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 2, result.stderr[-2000:]
-    last = result.stderr.strip().splitlines()[-1]
+    code, last, stderr = cli_without_metastore("migrate", str(dag), "--into", str(into), "--dags", str(tmp_path / "dags"))
+    assert code == 2, stderr[-2000:]
     assert last.startswith(f"error: {dag}:6: task a: the metastore thrift://127.0.0.1:9 does not answer;"), last
-    assert last.endswith("nothing was written") and "Traceback" not in result.stderr
+    assert last.endswith("nothing was written") and "Traceback" not in stderr
     assert not into.exists() and not (tmp_path / "dags").exists()
+
 
 # -- parity with the legacy tasks, run by spark-sql ---------------------------------------
 
